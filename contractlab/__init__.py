@@ -1,0 +1,1 @@
+"""contractlab: exact contracts, incentive design and numerically verified theorems."""

@@ -1,0 +1,161 @@
+"""The JSON file format: ``{"kind": ..., "version": ..., <fields>}``.
+
+Arrays are nested lists. Loading never unpickles anything; saving is atomic (write to a
+temporary file in the same folder, then rename), so an interrupted save leaves either
+the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .contract_problem import ContractProblem
+from .errors import InvalidFileError, InvalidInstanceError
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """How one ``kind`` of object is read from and written to a JSON dictionary."""
+
+    kind: str
+    version: int
+    cls: type
+    from_dict: Callable[[dict], Any]
+    to_dict: Callable[[Any], dict]
+
+
+_KINDS: dict[str, FileKind] = {}
+
+
+def register_kind(kind: FileKind) -> None:
+    """Make ``load`` and ``save`` understand one more kind of object."""
+    _KINDS[kind.kind] = kind
+
+
+def _problem_from_dict(data: dict) -> ContractProblem:
+    allowed = {"kind", "version", "outcome_probs", "costs", "rewards", "action_names", "outcome_names"}
+    _require_fields(data, ("outcome_probs", "costs", "rewards"), allowed)
+    return ContractProblem(outcome_probs=data["outcome_probs"], costs=data["costs"], rewards=data["rewards"],
+                           action_names=data.get("action_names"), outcome_names=data.get("outcome_names"))
+
+
+def _problem_to_dict(p: ContractProblem) -> dict:
+    data: dict[str, Any] = {"kind": "contract_problem", "version": 1,
+                            "outcome_probs": p.outcome_probs.tolist(), "costs": p.costs.tolist(),
+                            "rewards": p.rewards.tolist()}
+    if p.action_names:
+        data["action_names"] = list(p.action_names)
+    if p.outcome_names:
+        data["outcome_names"] = list(p.outcome_names)
+    return data
+
+
+register_kind(FileKind("contract_problem", 1, ContractProblem, _problem_from_dict, _problem_to_dict))
+
+
+def _require_fields(data: dict, required: tuple[str, ...], allowed: set[str]) -> None:
+    for name in required:
+        if name not in data:
+            raise InvalidFileError(name, "required field is missing")
+    for name in data:
+        if name not in allowed:
+            raise InvalidFileError(name, f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def from_dict(data: Any, expect: str | None = None) -> Any:
+    """Build the object a decoded JSON document describes (checking ``kind`` and ``version``)."""
+    if not isinstance(data, dict):
+        raise InvalidFileError("document", f"expected a JSON object at top level, got {type(data).__name__}")
+    if "kind" not in data:
+        raise InvalidFileError("kind", "required field is missing")
+    kind = data["kind"]
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise InvalidFileError("kind", f"unknown kind {kind!r} (known: {', '.join(sorted(_KINDS))})")
+    if expect is not None and kind != expect:
+        raise InvalidFileError("kind", f"expected {expect!r}, got {kind!r}")
+    spec = _KINDS[kind]
+    version = data.get("version")
+    if version is None:
+        raise InvalidFileError("version", "required field is missing")
+    if isinstance(version, bool) or version != spec.version:
+        raise InvalidFileError("version", f"unsupported version {version!r} for kind {kind!r} (supported: {spec.version})")
+    return spec.from_dict(data)
+
+
+def to_dict(obj: Any) -> dict:
+    """The JSON-ready dictionary of a model object."""
+    for spec in _KINDS.values():
+        if type(obj) is spec.cls:
+            return spec.to_dict(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def loads(text: str | bytes, expect: str | None = None) -> Any:
+    """Parse a JSON document (str or UTF-8 bytes) into a model object."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidFileError("document", f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise InvalidFileError("document", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidFileError("document", "JSON nested too deeply") from None
+    return from_dict(data, expect)
+
+
+def load(path: str | os.PathLike, expect: str | None = None) -> Any:
+    """Load a model object from a JSON file."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidFileError("file", f"cannot read {str(path)!r}: {exc.strerror}") from None
+    return loads(raw, expect)
+
+
+def load_problem(path: str | os.PathLike) -> ContractProblem:
+    """Load a :class:`ContractProblem` from a ``contract_problem`` JSON file."""
+    return load(path, expect="contract_problem")
+
+
+def dumps(obj: Any) -> str:
+    """Serialise a model object to JSON text (floats are written so they read back exactly)."""
+    return json.dumps(to_dict(obj) if not isinstance(obj, dict) else obj, indent=1, allow_nan=False) + "\n"
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: the file is complete or untouched."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Save a model object (or a JSON-ready dict) to ``path`` atomically."""
+    write_text_atomic(path, dumps(obj))
+
+
+__all__ = ["FileKind", "register_kind", "from_dict", "to_dict", "loads", "load", "load_problem", "dumps",
+           "save", "write_text_atomic", "InvalidInstanceError"]
