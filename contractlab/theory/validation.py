@@ -52,7 +52,7 @@ def as_float_array(field: str, value: Any, ndim: int) -> np.ndarray:
     bad = np.argwhere(~np.isfinite(arr))
     if bad.size:
         idx = tuple(int(i) for i in bad[0])
-        raise InvalidInstanceError(field, f"value {arr[idx]!r} is not finite", idx)
+        raise InvalidInstanceError(field, f"value {float(arr[idx])!r} is not finite", idx)
     arr.setflags(write=False)
     return arr
 
@@ -75,12 +75,12 @@ def check_probability_rows(field: str, probs: np.ndarray, tol: float = PROB_SUM_
     neg = np.argwhere(probs < 0)
     if neg.size:
         idx = tuple(int(i) for i in neg[0])
-        raise InvalidInstanceError(field, f"probability {probs[idx]!r} is negative", idx)
+        raise InvalidInstanceError(field, f"probability {float(probs[idx])!r} is negative", idx)
     sums = probs.sum(axis=-1)
     off = np.argwhere(np.abs(sums - 1.0) > tol)
     if off.size:
         idx = tuple(int(i) for i in off[0])
-        raise InvalidInstanceError(field, f"row sums to {sums[idx]!r}, not 1 (tolerance {tol:g})", idx)
+        raise InvalidInstanceError(field, f"row sums to {float(sums[idx])!r}, not 1 (tolerance {tol:g})", idx)
 
 
 def check_names(field: str, names: Any, expected: int) -> tuple[str, ...] | None:

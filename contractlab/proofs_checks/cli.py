@@ -1,0 +1,225 @@
+"""The ``contractlab`` command line: ``verify``, ``solve`` and ``theorems``.
+
+Exit codes: 0 success, 1 a theorem failed, 2 bad input (the message names the field and
+index; no traceback is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Sequence
+
+from ..theory.errors import InvalidInstanceError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's default is exit code 2 with usage; keep 2, one line
+        self.exit(EXIT_BAD_INPUT, f"contractlab: error: {message}\n")
+
+
+#: Defaults of ``verify`` (kept here so that ``solve`` does not import hypothesis).
+DEFAULT_COUNT, DEFAULT_SEED = 50, 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="contractlab", description="Exact contracts and numerically verified incentive theorems.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    v = sub.add_parser("verify", help="check the registered theorems on drawn instances")
+    v.add_argument("--count", type=int, default=DEFAULT_COUNT, help=f"instances per theorem (default {DEFAULT_COUNT})")
+    v.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the instance draws (default {DEFAULT_SEED})")
+    v.add_argument("--theorem", action="append", metavar="ID",
+                   help="only this theorem (repeatable; 'prefix.' selects a family)")
+    v.add_argument("--out", metavar="FILE", help="write machine-readable results (JSON) here")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s = sub.add_parser("solve", help="solve a contract problem file (or a bimatrix game) exactly")
+    s.add_argument("file", help="a JSON file of kind contract_problem or bimatrix_game")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.add_argument("--backend", choices=("highs", "cvxpy"), default="highs")
+    t = sub.add_parser("theorems", help="list the registered theorems")
+    t.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "verify":
+            return _verify(args)
+        if args.command == "solve":
+            return _solve(args)
+        return _theorems(args)
+    except InvalidInstanceError as exc:
+        print(f"contractlab: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("contractlab: interrupted", file=sys.stderr)
+        return 130
+
+
+def _verify(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from ..theory.fileio import write_text_atomic
+    from .runner import run_theorem, select
+
+    if args.count < 1:
+        raise InvalidInstanceError("--count", f"must be >= 1, got {args.count}")
+    try:
+        theorems = select(args.theorem)
+    except KeyError as exc:
+        raise InvalidInstanceError("--theorem", f"unknown theorem id {exc.args[0]!r} (see 'contractlab theorems')")
+    console = Console()
+    reports = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=args.no_progress, transient=True) as progress:
+        task = progress.add_task("verifying", total=args.count * len(theorems))
+        for th in theorems:
+            progress.update(task, description=th.id)
+            done_before = progress.tasks[0].completed
+            reports.append(run_theorem(th, args.count, args.seed, on_example=lambda: progress.advance(task)))
+            progress.update(task, completed=done_before + args.count)
+    table = Table(title=f"contractlab verify — {len(theorems)} theorems, seed {args.seed}")
+    for col, kw in (("theorem", {"no_wrap": True, "min_width": max(len(t.id) for t in theorems)}), ("instances", {"justify": "right"}), ("vacuous", {"justify": "right"}),
+                    ("worst margin", {"justify": "right"}), ("verdict", {})):
+        table.add_column(col, **kw)
+    for r in reports:
+        margin = "—" if not math.isfinite(r.worst_margin) else f"{r.worst_margin:.3g}"
+        verdict = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
+        table.add_row(r.id, str(r.instances), str(r.vacuous), margin, verdict)
+    console.print(table)
+    failed = [r for r in reports if not r.passed]
+    for r in failed:
+        console.print(f"[bold red]{r.id}[/bold red] failed: {r.failure}", markup=True, highlight=False)
+    console.print(f"{len(reports) - len(failed)} passed, {len(failed)} failed")
+    if args.out:
+        from .. import __version__
+        doc = {"kind": "verify_results", "version": 1, "contractlab": __version__, "seed": args.seed,
+               "count": args.count, "passed": not failed, "theorems": [r.to_json() for r in reports]}
+        write_text_atomic(args.out, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def solve_document(problem, backend: str = "highs") -> dict:
+    """The JSON-ready answer of ``contractlab solve`` for a contract problem."""
+    from ..solvers.linear import best_linear_contract
+    from ..solvers.optimal import first_best, optimal_contract
+
+    opt = optimal_contract(problem, backend=backend)
+    fb = first_best(problem)
+    doc: dict = {
+        "kind": "contract_solution", "version": 1, "backend": backend,
+        "optimal": {"action": opt.action, "action_name": problem.action_label(opt.action),
+                    "contract": opt.contract.tolist(), "expected_payment": opt.expected_payment,
+                    "principal_utility": opt.principal_utility, "agent_utility": opt.agent_utility},
+        "first_best": {"action": fb.action, "action_name": problem.action_label(fb.action), "welfare": fb.welfare},
+        "min_pay": [{"action": r.action, "action_name": problem.action_label(r.action),
+                     "implementable": r.implementable, "expected_payment": _finite(r.expected_payment),
+                     "contract": None if r.contract is None else r.contract.tolist(),
+                     "principal_utility": _finite(float(u)),
+                     "witness": None if r.witness is None else r.witness.tolist()}
+                    for r, u in zip(opt.table, opt.principal_utilities)],
+    }
+    if (problem.rewards >= 0).all():
+        lin = best_linear_contract(problem)
+        doc["linear"] = {"alpha": lin.alpha, "action": lin.action, "action_name": problem.action_label(lin.action),
+                         "principal_utility": lin.principal_utility, "agent_utility": lin.agent_utility,
+                         "critical_values": lin.critical_values.tolist(),
+                         "induced_actions": lin.induced_actions.tolist()}
+    else:
+        doc["linear"] = None
+        doc["linear_note"] = "linear contracts need non-negative rewards (limited liability)"
+    return doc
+
+
+def _solve(args) -> int:
+    from ..theory import fileio
+
+    obj = fileio.load(args.file)
+    kind = fileio.to_dict(obj)["kind"]
+    if kind == "contract_problem":
+        doc = solve_document(obj, args.backend)
+        if args.json:
+            sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        else:
+            _print_contract_solution(obj, doc)
+        return EXIT_OK
+    if kind == "bimatrix_game":
+        from ..solvers.stackelberg import stackelberg
+        res = stackelberg(obj, backend=args.backend)
+        doc = {"kind": "stackelberg_solution", "version": 1, "backend": args.backend,
+               "leader_strategy": res.leader_strategy.tolist(), "follower_action": res.follower_action,
+               "leader_value": res.leader_value, "follower_value": res.follower_value}
+        if args.json:
+            sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        else:
+            from rich.console import Console
+            Console().print(doc)
+        return EXIT_OK
+    raise InvalidInstanceError("kind", f"'contractlab solve' does not handle kind {kind!r}")
+
+
+def _fmt(values) -> str:
+    return "[" + ", ".join(f"{v:.6g}" for v in values) + "]"
+
+
+def _print_contract_solution(problem, doc: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    o, fb, lin = doc["optimal"], doc["first_best"], doc["linear"]
+    console.print(f"[bold]Optimal contract[/bold]: implement action {o['action_name']} with t = {_fmt(o['contract'])}")
+    console.print(f"  expected payment {o['expected_payment']:.6g}, principal utility (OPT) "
+                  f"{o['principal_utility']:.6g}, agent utility {o['agent_utility']:.6g}")
+    if lin is not None:
+        console.print(f"[bold]Best linear contract[/bold]: α = {lin['alpha']:.6g}, induces action {lin['action_name']},"
+                      f" principal utility (LIN) {lin['principal_utility']:.6g}")
+    else:
+        console.print(f"[bold]Best linear contract[/bold]: none ({doc['linear_note']})")
+    console.print(f"[bold]First best[/bold]: action {fb['action_name']}, welfare (FB) {fb['welfare']:.6g}")
+    table = Table(title="MIN-PAY per action")
+    for col in ("action", "implementable", "min expected payment", "principal utility", "contract"):
+        table.add_column(col)
+    for row in doc["min_pay"]:
+        imp = row["implementable"]
+        table.add_row(row["action_name"], "yes" if imp else "no",
+                      f"{row['expected_payment']:.6g}" if imp else "—",
+                      f"{row['principal_utility']:.6g}" if imp else "—",
+                      _fmt(row["contract"]) if imp else f"witness {_fmt(row['witness'])}" if row["witness"] else "—")
+    console.print(table)
+
+
+def _theorems(args) -> int:
+    from .registry import all_theorems
+
+    theorems = all_theorems()
+    if args.json:
+        sys.stdout.write(json.dumps([{"id": t.id, "statement": t.statement, "source": t.source,
+                                      "expression": None if t.expression is None else str(t.expression)}
+                                     for t in theorems.values()], indent=1) + "\n")
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"{len(theorems)} registered theorems", show_lines=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("statement")
+    table.add_column("source")
+    for t in theorems.values():
+        table.add_row(t.id, t.statement, t.source)
+    Console().print(table)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
