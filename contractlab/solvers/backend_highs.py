@@ -1,4 +1,21 @@
-"""The HiGHS backend of the LP layer (``highspy``), with a batched block-diagonal fast path."""
+"""The HiGHS backend of the LP layer (``highspy``), with a batched block-diagonal fast path.
+
+Batched solves
+--------------
+The ``B`` LPs of a batch are put into one block-diagonal model and solved in a single call.
+If that model is infeasible (or unbounded), HiGHS does not say which blocks are to blame, so
+the batch has to be split. Bisection alone costs ``O(k log B)`` extra solves for ``k``
+offending blocks, and random instances almost always have some (an action that cannot be
+implemented makes its MIN-PAY LP infeasible). So for a batch of more than
+:data:`FEASIBILITY_FIRST_MIN` LPs a cheap phase 1 runs first: one block-diagonal *elastic*
+LP (a slack on the rows, minimise the violation) that is always feasible and bounded, and
+whose per-block optimum is 0 exactly when that LP is feasible. Blocks whose violation is
+clearly positive (above :data:`INFEASIBILITY_GAP`, relative to ``max(1, |b|)``, far above
+the solver tolerance) are certified infeasible; blocks with (almost) no violation (at most
+:data:`FEASIBILITY_GAP`) are solved in one call; the few borderline blocks in between, whose
+verdict hangs on the solver tolerance, are solved one at a time. Bisection remains only as
+the fallback for what phase 1 cannot decide (an unbounded LP in the batched call).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +23,26 @@ import threading
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from .lp import SOLVER_TOL, LPBatch, LPSolution, empty_solution
+
+#: Batches larger than this run the phase-1 feasibility LP before the batched solve; smaller
+#: ones are solved whole first (one call when all are feasible) and bisected if needed.
+FEASIBILITY_FIRST_MIN = 32
+
+#: Larger batches are solved in chunks of at most this many LPs: the simplex time per LP
+#: grows with the size of the block-diagonal model, and chunks of about a thousand LPs
+#: keep it near its minimum.
+CHUNK = 1024
+
+#: Phase 1 certifies an LP infeasible when its minimal violation exceeds this, times
+#: ``max(1, max|b|)`` of the LP (``1e4`` times the solver tolerance ``SOLVER_TOL``) ...
+INFEASIBILITY_GAP = 1e-6
+
+#: ... and sends it to the one batched call when the violation is at most this (times the same
+#: scale). LPs in between are borderline (their verdict depends on the solver tolerance) and
+#: are solved one at a time.
+FEASIBILITY_GAP = 1e-3 * SOLVER_TOL
 
 _local = threading.local()
 _STATUS = {
@@ -17,6 +51,8 @@ _STATUS = {
     highspy.HighsModelStatus.kUnbounded: "unbounded",
     highspy.HighsModelStatus.kUnboundedOrInfeasible: "unbounded_or_infeasible",
 }
+_COLWISE = int(highspy.MatrixFormat.kColwise)
+_MINIMIZE = int(highspy.ObjSense.kMinimize)
 
 
 def _highs() -> highspy.Highs:
@@ -32,46 +68,50 @@ def _highs() -> highspy.Highs:
     return h
 
 
-def _block_diagonal(lp: LPBatch) -> tuple[highspy.HighsLp, int, int]:
-    """The batch as one block-diagonal HiGHS model (rows: ``>=`` rows, then ``=`` rows, per block)."""
+def _block_diagonal(lp: LPBatch) -> tuple:
+    """The batch as one block-diagonal model (rows: ``>=`` rows, then ``=`` rows, per block).
+
+    Returns the arguments of ``Highs.passModel`` in its array form. The column-wise matrix is
+    built directly with numpy (no scipy.sparse, no ``HighsLp`` whose integer vectors are
+    converted element by element): both cost more than solving a small batch.
+    """
     B, nv = lp.c.shape
     A = np.concatenate([lp.A_ge, lp.A_eq], axis=1)          # (B, nr, nv)
     nr = A.shape[1]
     lower = np.concatenate([lp.b_ge, lp.b_eq], axis=1)
     upper = np.concatenate([np.full_like(lp.b_ge, highspy.kHighsInf), lp.b_eq], axis=1)
-    b, r, v = np.nonzero(A)
-    mat = sp.csc_matrix((A[b, r, v], (b * nr + r, b * nv + v)), shape=(B * nr, B * nv))
-    model = highspy.HighsLp()
-    model.num_col_ = B * nv
-    model.num_row_ = B * nr
-    model.col_cost_ = lp.c.ravel()
-    model.col_lower_ = np.zeros(B * nv)
-    model.col_upper_ = np.full(B * nv, highspy.kHighsInf)
-    model.row_lower_ = lower.ravel()
-    model.row_upper_ = upper.ravel()
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = mat.indptr.astype(np.int32)
-    model.a_matrix_.index_ = mat.indices.astype(np.int32)
-    model.a_matrix_.value_ = mat.data
-    return model, nr, nv
+    At = A.transpose(0, 2, 1)                                # (B, nv, nr): column b*nv+v, row r
+    nz = At != 0
+    blk, _, row = np.nonzero(nz)                             # column-major, rows ascending
+    start = np.zeros(B * nv + 1, dtype=np.int32)
+    np.cumsum(nz.sum(axis=2).ravel(), out=start[1:])
+    index = (blk * nr + row).astype(np.int32)
+    return (B * nv, B * nr, len(index), _COLWISE, _MINIMIZE, 0.0,
+            np.ascontiguousarray(lp.c.ravel()), np.zeros(B * nv), np.full(B * nv, highspy.kHighsInf),
+            np.ascontiguousarray(lower.ravel()), np.ascontiguousarray(upper.ravel()),
+            start, index, np.ascontiguousarray(At[nz]), np.zeros(B * nv, dtype=np.int32))
 
 
-def _run(lp: LPBatch) -> str:
-    """Solve the whole batch as one model; returns its status (the solution stays in HiGHS)."""
+def _run(lp: LPBatch, presolve: bool = False) -> str:
+    """Solve the whole batch as one model; returns its status (the solution stays in HiGHS).
+
+    Presolve is off by default: on these block-diagonal models of tiny LPs it costs more than
+    it saves, and HiGHS 1.15's presolve was seen to call an unbounded LP "infeasible".
+    """
     h = _highs()
-    model, _, _ = _block_diagonal(lp)
-    h.setOptionValue("presolve", "on")
-    h.passModel(model)
+    model = _block_diagonal(lp)
+    h.setOptionValue("presolve", "on" if presolve else "off")
+    h.passModel(*model)
     h.run()
     status = _STATUS.get(h.getModelStatus(), "error")
-    if status == "unbounded_or_infeasible":
+    if status == "unbounded_or_infeasible" and presolve:
         # Presolve may not tell the two apart; the simplex without presolve does.
         h.setOptionValue("presolve", "off")
-        h.passModel(model)
+        h.passModel(*model)
         h.run()
         status = _STATUS.get(h.getModelStatus(), "error")
-        if status == "unbounded_or_infeasible":
-            status = "error"
+    if status == "unbounded_or_infeasible":
+        status = "error"
     return status
 
 
@@ -92,28 +132,103 @@ def _store(lp: LPBatch, out: LPSolution, idx: np.ndarray, status: str) -> None:
     out.y_eq[idx] = y[:, nge:]
 
 
-def _solve_range(lp: LPBatch, out: LPSolution, idx: np.ndarray) -> None:
+def _solve_range(lp: LPBatch, out: LPSolution, idx: np.ndarray, presolve: bool = False) -> None:
     """Solve the sub-batch ``idx`` in one call; bisect if it is not optimal as a whole."""
     sub = lp.take(idx)
-    status = _run(sub)
+    status = _run(sub, presolve)
     if status == "optimal" or len(idx) == 1:
         _store(sub, out, idx, status)
         return
     half = len(idx) // 2
-    _solve_range(lp, out, idx[:half])
-    _solve_range(lp, out, idx[half:])
+    _solve_range(lp, out, idx[:half], presolve)
+    _solve_range(lp, out, idx[half:], presolve)
+
+
+def _elastic(lp: LPBatch) -> LPBatch:
+    """Phase 1: minimise the violation of each LP's rows (always feasible, bounded below by 0).
+
+    Columns per block: ``x``, then one slack ``s`` shared by all ``>=`` rows
+    (``A_ge x + s >= b_ge``: ``s`` is the largest violation), then ``p`` and ``q`` per ``=`` row
+    (``A_eq x + p - q = b_eq``); the objective is ``s + Σ (p + q)``. One shared slack instead of
+    one per ``>=`` row keeps the model small, which solves faster.
+    """
+    B, nv = lp.c.shape
+    nge, neq = lp.A_ge.shape[1], lp.A_eq.shape[1]
+    ns = 1 + 2 * neq
+    S_ge = np.zeros((nge, ns))
+    S_ge[:, 0] = 1.0
+    S_eq = np.zeros((neq, ns))
+    S_eq[:, 1:1 + neq] = np.eye(neq)
+    S_eq[:, 1 + neq:] = -np.eye(neq)
+    A_ge = np.concatenate([lp.A_ge, np.broadcast_to(S_ge, (B, nge, ns))], axis=2)
+    A_eq = np.concatenate([lp.A_eq, np.broadcast_to(S_eq, (B, neq, ns))], axis=2)
+    c = np.concatenate([np.zeros((B, nv)), np.ones((B, ns))], axis=1)
+    return LPBatch(c, A_ge, lp.b_ge, A_eq, lp.b_eq)
+
+
+def _phase_one(lp: LPBatch) -> np.ndarray | None:
+    """Each LP's minimal violation divided by ``max(1, max|b|)``; ``None`` if phase 1 fails.
+
+    A value above :data:`INFEASIBILITY_GAP` means every ``x >= 0`` violates some row by more
+    than ``INFEASIBILITY_GAP * max(1, max|b|) / (1 + n_eq)``, ``1e4`` times the solver's
+    feasibility tolerance or more (for ``n_eq`` small): the LP is infeasible, not borderline.
+    A value at most :data:`FEASIBILITY_GAP` means some ``x >= 0`` violates no row by more than
+    a thousandth of that tolerance (times the scale). Presolve is off here: on these models
+    the simplex alone is faster, and phase 1 only classifies, it never supplies a returned
+    solution.
+    """
+    if lp.A_ge.shape[1] + lp.A_eq.shape[1] == 0:
+        return np.zeros(lp.size)
+    p1 = _elastic(lp)
+    if _run(p1, presolve=False) != "optimal":
+        return None
+    x = np.asarray(_highs().getSolution().col_value).reshape(p1.c.shape)
+    violation = x[:, lp.n_vars:].sum(axis=1)
+    scale = np.maximum(1.0, np.abs(np.concatenate([lp.b_ge, lp.b_eq], axis=1)).max(axis=1, initial=0.0))
+    return violation / scale
+
+
+def _solve_large(lp: LPBatch, out: LPSolution, idx: np.ndarray) -> None:
+    """Phase 1 on the sub-batch ``idx``, then the LPs it finds feasible in one call.
+
+    LPs phase 1 proves infeasible are marked so; the borderline ones (violation between the
+    two gaps: their verdict hangs on the solver tolerance) are solved one at a time, since
+    bisecting a batch that holds many of them costs two solves per LP. Presolve is off
+    throughout: on these block-diagonal models of many tiny LPs HiGHS' presolve costs more
+    than it saves, and the simplex without presolve tells infeasible from unbounded by itself
+    (HiGHS 1.15's presolve was seen to call an unbounded LP "infeasible").
+    """
+    violation = _phase_one(lp.take(idx))
+    if violation is None:                               # cannot happen for a valid model; be safe
+        _solve_range(lp, out, idx, presolve=False)
+        return
+    infeasible = violation > INFEASIBILITY_GAP
+    feasible = violation <= FEASIBILITY_GAP
+    out.status[idx[infeasible]] = "infeasible"
+    if feasible.any():
+        _solve_range(lp, out, idx[feasible], presolve=False)
+    for b in idx[~infeasible & ~feasible]:
+        _solve_range(lp, out, np.array([b]), presolve=False)
 
 
 def solve(lp: LPBatch, batched: bool = True) -> LPSolution:
-    """Solve a batch with HiGHS: in one block-diagonal call, or one LP at a time."""
+    """Solve a batch with HiGHS: in one block-diagonal call, or one LP at a time.
+
+    Batched, a batch of at most :data:`FEASIBILITY_FIRST_MIN` LPs is solved whole (and
+    bisected if that fails); a larger one is cut into near-equal chunks of at most
+    :data:`CHUNK` LPs, each solved by phase 1 plus one call (see the module docstring).
+    """
     out = empty_solution(lp, "highs")
     if lp.size == 0:
         return out
-    if batched:
-        _solve_range(lp, out, np.arange(lp.size))
-    else:
+    if not batched:
         for b in range(lp.size):
             idx = np.array([b])
             sub = lp.take(idx)
             _store(sub, out, idx, _run(sub))
+    elif lp.size <= FEASIBILITY_FIRST_MIN:
+        _solve_range(lp, out, np.arange(lp.size))
+    else:
+        for idx in np.array_split(np.arange(lp.size), -(-lp.size // CHUNK)):
+            _solve_large(lp, out, idx)
     return out

@@ -106,10 +106,11 @@ def best_linear_contract(problem: ContractProblem) -> LinearContractResult:
     alphas = np.array([0.0] + [_crossing(R, -c, a, b) for a, b in zip(hull[:-1], hull[1:])])
     inside = alphas <= 1.0
     alphas, actions = alphas[inside], hull[inside]
-    # At a critical value the agent is indifferent between the segments on either side; the
-    # tie goes to the principal, who prefers the larger R for α <= 1, i.e. the segment on the right.
-    # At α = 0 the principal-preferred action among the cheapest ones is the envelope's first line.
-    actions = _best_for_principal_at(problem, alphas, actions)
+    # At a critical value the agent is indifferent between the segments on either side (and any
+    # line through that point); the tie goes to the principal, who for α <= 1 prefers the largest
+    # R, i.e. the highest slope among the tied lines: the segment on the right, which is the
+    # envelope line listed at that critical value. At α = 0 the envelope starts with the
+    # highest-R line among the cheapest actions. So the envelope order already breaks ties.
     utilities = (1.0 - alphas) * R[actions]
     best = int(np.argmax(utilities))
     a = int(actions[best])
@@ -119,15 +120,6 @@ def best_linear_contract(problem: ContractProblem) -> LinearContractResult:
         arr.setflags(write=False)
     return LinearContractResult(alpha, a, float(utilities[best]), float(alpha * R[a] - c[a]), alphas, actions,
                                 utilities, contract)
-
-
-def _best_for_principal_at(problem, alphas, actions) -> np.ndarray:
-    """Resolve ties exactly: every action whose line is maximal at α (within 1e-12), best R wins."""
-    R, c = problem.expected_rewards, problem.costs
-    U = alphas[:, None] * R[None, :] - c[None, :]                       # (K, n)
-    tied = U >= U.max(axis=1, keepdims=True) - 1e-12 * np.maximum(1.0, np.abs(U).max(axis=1, keepdims=True))
-    score = np.where(tied, (1.0 - alphas[:, None]) * R[None, :], -np.inf)
-    return np.argmax(score, axis=1)
 
 
 def linear_contract(problem: ContractProblem, alpha: float) -> np.ndarray:
