@@ -90,3 +90,11 @@ def test_tight_family_ratio_approaches_n():
         p = linear_gap_family(5, eps)
         ratios.append(optimal_contract(p).principal_utility / best_linear_contract(p).principal_utility)
     assert np.all(np.diff(ratios) > 0) and 4.95 < ratios[-1] <= 5.0
+
+
+def test_docs_list_every_registered_theorem():
+    from pathlib import Path
+
+    from contractlab.proofs_checks.cli import theorems_markdown
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "theorems.md").read_text()
+    assert doc == theorems_markdown(THEOREMS), "regenerate: contractlab theorems --markdown > docs/theorems.md"

@@ -116,10 +116,16 @@ def theorem(id: str, statement: str, source: str, strategy: Callable[[], Any], e
 
 
 def all_theorems() -> dict[str, Theorem]:
-    """Every registered theorem, by id, in registration order."""
+    """Every registered theorem, by id: module by module in ``THEOREM_MODULES`` order, then in
+    registration order (independent of which module happened to be imported first)."""
     for name in THEOREM_MODULES:
         importlib.import_module(name)
-    return dict(_REGISTRY)
+
+    def module_rank(t: Theorem) -> int:
+        module = getattr(t.checker, "__module__", "")
+        return THEOREM_MODULES.index(module) if module in THEOREM_MODULES else len(THEOREM_MODULES)
+
+    return {t.id: t for t in sorted(_REGISTRY.values(), key=module_rank)}
 
 
 def get_theorem(theorem_id: str) -> Theorem:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 
@@ -12,7 +14,12 @@ SOLVER = cp.CLARABEL
 SOLVER_OPTIONS = {"tol_gap_abs": SOLVER_TOL, "tol_gap_rel": SOLVER_TOL, "tol_feas": SOLVER_TOL,
                   "tol_ktratio": 1e-8, "max_iter": 500}
 
-_STATUS = {cp.OPTIMAL: "optimal", cp.INFEASIBLE: "infeasible", cp.UNBOUNDED: "unbounded"}
+#: Clarabel's own defaults, tried when the tight tolerances above end "inaccurate".
+FALLBACK_OPTIONS = {"max_iter": 500}
+
+_STATUS = {cp.OPTIMAL: "optimal", cp.INFEASIBLE: "infeasible", cp.UNBOUNDED: "unbounded",
+           cp.OPTIMAL_INACCURATE: "optimal_inaccurate", cp.INFEASIBLE_INACCURATE: "infeasible_inaccurate",
+           cp.UNBOUNDED_INACCURATE: "unbounded_inaccurate"}
 
 
 def _solve_one(c, A_ge, b_ge, A_eq, b_eq):
@@ -23,11 +30,18 @@ def _solve_one(c, A_ge, b_ge, A_eq, b_eq):
     if A_eq.shape[0]:
         cons.append(A_eq @ x == b_eq)
     problem = cp.Problem(cp.Minimize(c @ x), cons)
-    try:
-        problem.solve(solver=SOLVER, **SOLVER_OPTIONS)
-    except cp.error.SolverError:
-        return "error", None, None, None
-    status = _STATUS.get(problem.status, "error")
+    status = "error"
+    for options in (SOLVER_OPTIONS, FALLBACK_OPTIONS):
+        try:
+            with warnings.catch_warnings():
+                # an inaccurate solve is reported through the status, not a warning
+                warnings.simplefilter("ignore", UserWarning)
+                problem.solve(solver=SOLVER, **options)
+        except cp.error.SolverError:
+            continue
+        status = _STATUS.get(problem.status, "error")
+        if status in ("optimal", "infeasible", "unbounded"):
+            break
     if status != "optimal":
         return status, None, None, None
     y_ge = np.asarray(cons[0].dual_value, dtype=float) if A_ge.shape[0] else np.zeros(0)

@@ -39,7 +39,7 @@ def register_kind(kind: FileKind) -> None:
 
 def _problem_from_dict(data: dict) -> ContractProblem:
     allowed = {"kind", "version", "outcome_probs", "costs", "rewards", "action_names", "outcome_names"}
-    _require_fields(data, ("outcome_probs", "costs", "rewards"), allowed)
+    require_fields(data, ("outcome_probs", "costs", "rewards"), allowed)
     return ContractProblem(outcome_probs=data["outcome_probs"], costs=data["costs"], rewards=data["rewards"],
                            action_names=data.get("action_names"), outcome_names=data.get("outcome_names"))
 
@@ -58,7 +58,7 @@ def _problem_to_dict(p: ContractProblem) -> dict:
 register_kind(FileKind("contract_problem", 1, ContractProblem, _problem_from_dict, _problem_to_dict))
 
 
-def _require_fields(data: dict, required: tuple[str, ...], allowed: set[str]) -> None:
+def require_fields(data: dict, required: tuple[str, ...], allowed: set[str]) -> None:
     for name in required:
         if name not in data:
             raise InvalidFileError(name, "required field is missing")
