@@ -77,6 +77,8 @@ def _verify(args) -> int:
     except KeyError as exc:
         raise InvalidInstanceError("--theorem", f"unknown theorem id {exc.args[0]!r} (see 'contractlab theorems')")
     console = Console()
+    if not console.is_terminal:  # a log or a pipe: wide enough that ids and margins are never cut
+        console = Console(width=120)
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=args.no_progress, transient=True) as progress:
