@@ -88,6 +88,12 @@ def test_verify_writes_results_and_passes(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
 
+def test_verify_out_in_a_missing_folder_exits_2(tmp_path):
+    out = run("verify", "--count", "2", "--theorem", "minpay.cost_lower_bound", "--no-progress",
+              "--out", str(tmp_path / "no" / "such" / "dir.json"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr and out.stderr.count("\n") == 1
+
+
 def test_verify_unknown_theorem_and_bad_count_exit_2():
     assert run("verify", "--theorem", "no.such").returncode == 2
     assert run("verify", "--count", "0").returncode == 2

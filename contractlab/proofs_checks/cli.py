@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInstanceError as exc:
         print(f"contractlab: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. --out in a folder that does not exist
+        print(f"contractlab: error: {exc.filename or 'file'}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("contractlab: interrupted", file=sys.stderr)
         return 130
@@ -72,6 +75,11 @@ def _verify(args) -> int:
 
     if args.count < 1:
         raise InvalidInstanceError("--count", f"must be >= 1, got {args.count}")
+    if args.out:
+        from pathlib import Path
+        folder = Path(args.out).resolve().parent
+        if not folder.is_dir():
+            raise InvalidInstanceError("--out", f"folder {str(folder)!r} does not exist")
     try:
         theorems = select(args.theorem)
     except KeyError as exc:
