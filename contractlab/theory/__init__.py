@@ -2,9 +2,11 @@
 
 from . import bimatrix  # noqa: F401  (registers the "bimatrix_game" file kind)
 from .bimatrix import BimatrixGame
+from .contract_policy import ContractPolicy
 from .contract_problem import ContractProblem
+from .pamdp import PrincipalAgentMDP
 from .errors import InvalidFileError, InvalidInstanceError
 from .fileio import dumps, load, load_problem, loads, save
 
-__all__ = ["ContractProblem", "BimatrixGame", "InvalidInstanceError", "InvalidFileError", "load", "load_problem", "loads",
+__all__ = ["ContractProblem", "BimatrixGame", "PrincipalAgentMDP", "ContractPolicy", "InvalidInstanceError", "InvalidFileError", "load", "load_problem", "loads",
            "dumps", "save"]

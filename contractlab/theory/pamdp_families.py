@@ -1,0 +1,134 @@
+"""Instance families of principal-agent MDPs (generators of random instances).
+
+Every generator takes a ``seed`` (or a ``numpy.random.Generator``) and is reproducible bit
+for bit. Trees are stored in breadth-first order, so the children of a state have larger
+indices than the state itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InvalidInstanceError
+from .pamdp import PrincipalAgentMDP
+
+
+def _rng(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _check_int(name: str, value, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or \
+            (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise InvalidInstanceError(name, f"must be an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def _full_tree_next_state(depth: int, branching: int) -> np.ndarray:
+    """``next_state`` of the complete ``branching``-ary tree of ``depth`` decision levels (BFS order)."""
+    n = (branching ** depth - 1) // (branching - 1) if branching > 1 else depth
+    s = np.arange(n)
+    children = branching * s[:, None] + 1 + np.arange(branching)[None, :]
+    children[children >= n] = -1
+    return children
+
+
+def binary_game_tree(depth: int, seed=0) -> PrincipalAgentMDP:
+    """The random binary game tree of arXiv 2407.18074, Appendix D.1.
+
+    ``2^depth − 1`` decision states; two actions and two outcomes; outcome 0 leads to the left
+    child and outcome 1 to the right one (the last level ends the episode);
+    ``P(o0|a0) = P(o1|a1) = 0.9``; ``r(s, a0) = 0``, ``r(s, a1) = −u`` with ``v ~ U[0, 1]``,
+    ``u ~ U[0, 1 − v]``; ``r_p(s, o0) = 0``, ``r_p(s, o1) = u'`` with ``v' ~ U[0, 2]``,
+    ``u' ~ U[0, 2 − v']``; ``γ = 1``.
+    """
+    depth = _check_int("depth", depth, 1, 26)
+    rng = _rng(seed)
+    S = 2 ** depth - 1
+    O = np.empty((S, 2, 2))
+    O[:, 0] = (0.9, 0.1)
+    O[:, 1] = (0.1, 0.9)
+    v = rng.uniform(0.0, 1.0, S)
+    effort = rng.uniform(0.0, 1.0, S) * (1.0 - v)
+    vp = rng.uniform(0.0, 2.0, S)
+    bonus = rng.uniform(0.0, 1.0, S) * (2.0 - vp)
+    r = np.zeros((S, 2))
+    r[:, 1] = -effort
+    rp = np.zeros((S, 2))
+    rp[:, 1] = bonus
+    return PrincipalAgentMDP(O, r, rp, next_state=_full_tree_next_state(depth, 2), discount=1.0, acyclic=True)
+
+
+def random_tree(depth: int, n_actions: int = 3, n_outcomes: int = 4, seed=0) -> PrincipalAgentMDP:
+    """A complete tree in which each outcome leads to its own child: ``(K^d − 1)/(K − 1)`` states.
+
+    Outcome rows are Dirichlet(1); agent rewards ``−U[0, 1]`` (effort costs) with action 0
+    free; principal rewards ``U[0, 1]``; ``γ = 1``.
+    """
+    depth = _check_int("depth", depth, 1)
+    n_actions = _check_int("n_actions", n_actions, 1)
+    K = _check_int("n_outcomes", n_outcomes, 1)
+    S = (K ** depth - 1) // (K - 1) if K > 1 else depth
+    if S > 20_000_000:
+        raise InvalidInstanceError("depth", f"{S} states is more than this generator builds (2e7)")
+    rng = _rng(seed)
+    O = rng.dirichlet(np.ones(K), size=(S, n_actions))
+    r = -rng.uniform(0.0, 1.0, (S, n_actions))
+    r[:, 0] = 0.0
+    rp = rng.uniform(0.0, 1.0, (S, K))
+    return PrincipalAgentMDP(O, r, rp, next_state=_full_tree_next_state(depth, K), discount=1.0, acyclic=True)
+
+
+def random_dag(n_states: int, n_actions: int = 2, n_outcomes: int = 2, seed=0) -> PrincipalAgentMDP:
+    """A random DAG: outcome ``k`` at state ``s`` leads to a uniformly drawn later state, or ends
+    the episode with probability 1/4 (the last state always ends); ``γ = 1``."""
+    S = _check_int("n_states", n_states, 1)
+    A = _check_int("n_actions", n_actions, 1)
+    K = _check_int("n_outcomes", n_outcomes, 1)
+    rng = _rng(seed)
+    O = rng.dirichlet(np.ones(K), size=(S, A))
+    r = -rng.uniform(0.0, 1.0, (S, A))
+    r[:, 0] = 0.0
+    rp = rng.uniform(0.0, 1.0, (S, K))
+    s = np.arange(S)[:, None]
+    later = s + 1 + np.floor(rng.uniform(0.0, 1.0, (S, K)) * (S - 1 - s)).astype(np.int64)
+    ends = (rng.uniform(0.0, 1.0, (S, K)) < 0.25) | (s == S - 1)
+    ns = np.where(ends, -1, later)
+    return PrincipalAgentMDP(O, r, rp, next_state=ns, discount=1.0, acyclic=True)
+
+
+def random_discounted(n_states: int, n_actions: int = 2, n_outcomes: int = 2, discount: float = 0.9,
+                      seed=0) -> PrincipalAgentMDP:
+    """A random (generally cyclic) discounted PA-MDP with stochastic transitions (Dirichlet rows)."""
+    S = _check_int("n_states", n_states, 1)
+    A = _check_int("n_actions", n_actions, 1)
+    K = _check_int("n_outcomes", n_outcomes, 1)
+    if not 0.0 <= discount < 1.0:
+        raise InvalidInstanceError("discount", f"must lie in [0, 1) for a cyclic instance, got {discount!r}")
+    rng = _rng(seed)
+    O = rng.dirichlet(np.ones(K), size=(S, A))
+    T = rng.dirichlet(np.ones(S), size=(S, K))
+    r = -rng.uniform(0.0, 1.0, (S, A))
+    r[:, 0] = 0.0
+    rp = rng.uniform(0.0, 1.0, (S, K))
+    return PrincipalAgentMDP(O, r, rp, transitions=T, discount=float(discount))
+
+
+def contractual_rl(n_states: int, n_actions: int = 2, discount: float = 0.9, seed=0) -> PrincipalAgentMDP:
+    """The special case in which the outcome *is* the next state (``K = S``, ``next_state[s][o] = o``)."""
+    S = _check_int("n_states", n_states, 1)
+    A = _check_int("n_actions", n_actions, 1)
+    if not 0.0 <= discount < 1.0:
+        raise InvalidInstanceError("discount", f"must lie in [0, 1) for a cyclic instance, got {discount!r}")
+    rng = _rng(seed)
+    O = rng.dirichlet(np.ones(S), size=(S, A))
+    r = -rng.uniform(0.0, 1.0, (S, A))
+    r[:, 0] = 0.0
+    rp = rng.uniform(0.0, 1.0, (S, S))
+    ns = np.broadcast_to(np.arange(S), (S, S)).copy()
+    return PrincipalAgentMDP(O, r, rp, next_state=ns, discount=float(discount))
+
+
+FAMILIES = {"binary_tree": binary_game_tree, "random_tree": random_tree, "random_dag": random_dag,
+            "random_discounted": random_discounted, "contractual_rl": contractual_rl}
