@@ -44,7 +44,7 @@ GOOD = {"kind": "contract_problem", "version": 1, "outcome_probs": [[1.0]], "cos
     ("{not json", "document"),
     ("[1, 2]", "document"),
     ('{"version": 1}', "kind"),
-    (json.dumps({**GOOD, "kind": "pamdp"}), "kind"),
+    (json.dumps({**GOOD, "kind": "no_such_kind"}), "kind"),
     (json.dumps({**GOOD, "version": 2}), "version"),
     (json.dumps({**GOOD, "version": True}), "version"),
     (json.dumps({k: v for k, v in GOOD.items() if k != "version"}), "version"),
