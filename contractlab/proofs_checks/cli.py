@@ -40,6 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="a JSON file of kind contract_problem or bimatrix_game")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.add_argument("--backend", choices=("highs", "cvxpy"), default="highs")
+    g = sub.add_parser("generate", help="write a random instance of a family to a file")
+    g.add_argument("family", help="binary_tree | random_tree | random_dag | random_discounted | contractual_rl")
+    g.add_argument("--depth", type=int, help="tree depth (binary_tree, random_tree)")
+    g.add_argument("--states", type=int, help="number of states (random_dag, random_discounted, contractual_rl)")
+    g.add_argument("--actions", type=int, help="number of agent actions")
+    g.add_argument("--outcomes", type=int, help="number of outcomes")
+    g.add_argument("--discount", type=float, help="discount factor (random_discounted, contractual_rl)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--npz-threshold", type=int, default=100_000,
+                   help="arrays with at least this many entries go to a sibling .npz (default 100000)")
+    g.add_argument("-o", "--output", required=True, metavar="FILE", help="the JSON file to write")
     t = sub.add_parser("theorems", help="list the registered theorems")
     t.add_argument("--json", action="store_true", help="as JSON on stdout")
     t.add_argument("--markdown", action="store_true", help="as the Markdown page docs/theorems.md")
@@ -53,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verify(args)
         if args.command == "solve":
             return _solve(args)
+        if args.command == "generate":
+            return _generate(args)
         return _theorems(args)
     except InvalidInstanceError as exc:
         print(f"contractlab: error: {exc}", file=sys.stderr)
@@ -115,6 +128,46 @@ def _verify(args) -> int:
                "count": args.count, "passed": not failed, "theorems": [r.to_json() for r in reports]}
         write_text_atomic(args.out, json.dumps(doc, indent=1, allow_nan=False) + "\n")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+_FAMILY_ARGS = {"binary_tree": ("depth",), "random_tree": ("depth", "actions", "outcomes"),
+                "random_dag": ("states", "actions", "outcomes"),
+                "random_discounted": ("states", "actions", "outcomes", "discount"),
+                "contractual_rl": ("states", "actions", "discount")}
+_PARAM = {"depth": "depth", "states": "n_states", "actions": "n_actions", "outcomes": "n_outcomes",
+          "discount": "discount"}
+
+
+def _generate(args) -> int:
+    from pathlib import Path
+
+    from ..theory import fileio
+    from ..theory.pamdp_families import FAMILIES
+
+    if args.family not in FAMILIES:
+        raise InvalidInstanceError("family", f"unknown family {args.family!r} (known: {', '.join(FAMILIES)})")
+    allowed = _FAMILY_ARGS[args.family]
+    kwargs = {}
+    for name in _PARAM:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in allowed:
+            raise InvalidInstanceError(f"--{name}", f"does not apply to family {args.family!r} "
+                                                    f"(it takes {', '.join('--' + a for a in allowed)})")
+        kwargs[_PARAM[name]] = value
+    if "depth" in allowed and "depth" not in kwargs:
+        raise InvalidInstanceError("--depth", f"is required for family {args.family!r}")
+    if "states" in allowed and "n_states" not in kwargs:
+        raise InvalidInstanceError("--states", f"is required for family {args.family!r}")
+    folder = Path(args.output).resolve().parent
+    if not folder.is_dir():
+        raise InvalidInstanceError("--output", f"folder {str(folder)!r} does not exist")
+    mdp = FAMILIES[args.family](seed=args.seed, **kwargs)
+    fileio.save(mdp, args.output, npz_threshold=args.npz_threshold)
+    print(f"wrote {args.output}: {args.family}, {mdp.n_states} states, {mdp.n_actions} actions, "
+          f"{mdp.n_outcomes} outcomes, discount {mdp.discount:g}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _finite(x: float) -> float | None:

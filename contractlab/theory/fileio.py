@@ -1,8 +1,10 @@
 """The JSON file format: ``{"kind": ..., "version": ..., <fields>}``.
 
-Arrays are nested lists. Loading never unpickles anything; saving is atomic (write to a
-temporary file in the same folder, then rename), so an interrupted save leaves either
-the old file or the new one, never half of one.
+Arrays are nested lists. A large array may instead sit in a sibling ``.npz`` file (same
+name as the JSON file, suffix ``.npz``): the JSON field then holds ``{"npz": "<key>"}``.
+Loading never unpickles anything (``numpy.load(..., allow_pickle=False)``); saving is atomic
+(write to a temporary file in the same folder, then rename), so an interrupted save leaves
+either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from .contract_problem import ContractProblem
 from .errors import InvalidFileError, InvalidInstanceError
@@ -99,8 +103,40 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a finite number")
 
 
-def loads(text: str | bytes, expect: str | None = None) -> Any:
-    """Parse a JSON document (str or UTF-8 bytes) into a model object."""
+def _resolve_npz(data: Any, json_path: Path | None) -> Any:
+    """Replace every top-level ``{"npz": key}`` field by the array stored in the sibling ``.npz``."""
+    if not isinstance(data, dict):
+        return data
+    refs = {k: v for k, v in data.items() if isinstance(v, dict) and set(v) == {"npz"}}
+    if not refs:
+        return data
+    if json_path is None:
+        raise InvalidFileError(next(iter(refs)), "refers to a .npz sibling, but the document was not read from a file")
+    npz = json_path.with_suffix(".npz")
+    try:
+        archive = np.load(npz, allow_pickle=False)
+    except FileNotFoundError:
+        raise InvalidFileError(next(iter(refs)), f"refers to {npz.name!r}, which does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise InvalidFileError(next(iter(refs)), f"cannot read {npz.name!r}: {exc}") from None
+    out = dict(data)
+    with archive:
+        for field, ref in refs.items():
+            key = ref["npz"]
+            if not isinstance(key, str) or key not in archive.files:
+                raise InvalidFileError(field, f"key {key!r} is not in {npz.name!r}")
+            try:
+                out[field] = archive[key]
+            except (OSError, ValueError) as exc:  # e.g. an object array, which would need pickle
+                raise InvalidFileError(field, f"cannot read {key!r} from {npz.name!r}: {exc}") from None
+    return out
+
+
+def loads(text: str | bytes, expect: str | None = None, path: str | os.PathLike | None = None) -> Any:
+    """Parse a JSON document (str or UTF-8 bytes) into a model object.
+
+    ``path`` is where the document was read from; it locates a ``.npz`` sibling if fields refer to one.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -112,7 +148,7 @@ def loads(text: str | bytes, expect: str | None = None) -> Any:
         raise InvalidFileError("document", f"not valid JSON: {exc}") from None
     except RecursionError:
         raise InvalidFileError("document", "JSON nested too deeply") from None
-    return from_dict(data, expect)
+    return from_dict(_resolve_npz(data, None if path is None else Path(path)), expect)
 
 
 def load(path: str | os.PathLike, expect: str | None = None) -> Any:
@@ -121,7 +157,7 @@ def load(path: str | os.PathLike, expect: str | None = None) -> Any:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InvalidFileError("file", f"cannot read {str(path)!r}: {exc.strerror}") from None
-    return loads(raw, expect)
+    return loads(raw, expect, path)
 
 
 def load_problem(path: str | os.PathLike) -> ContractProblem:
@@ -134,6 +170,13 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_dict(obj) if not isinstance(obj, dict) else obj, indent=1, allow_nan=False) + "\n"
 
 
+def _default_mode() -> int:
+    """The permission bits a plain ``open(path, "w")`` would give (0o666 less the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically: the file is complete or untouched."""
     path = Path(path)
@@ -143,6 +186,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _default_mode())  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -152,9 +196,31 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def save(obj: Any, path: str | os.PathLike) -> None:
-    """Save a model object (or a JSON-ready dict) to ``path`` atomically."""
-    write_text_atomic(path, dumps(obj))
+def save(obj: Any, path: str | os.PathLike, npz_threshold: int | None = None) -> None:
+    """Save a model object (or a JSON-ready dict) to ``path`` atomically.
+
+    With ``npz_threshold``, every array field with at least that many entries is written to
+    the sibling ``.npz`` (compressed, written first and atomically) and referenced from the JSON.
+    """
+    path = Path(path)
+    data = to_dict(obj) if not isinstance(obj, dict) else dict(obj)
+    if npz_threshold is not None:
+        big = {k: np.asarray(v) for k, v in data.items()
+               if isinstance(v, list) and np.asarray(v).dtype.kind in "iuf" and np.asarray(v).size >= npz_threshold}
+        if big:
+            npz = path.with_suffix(".npz")
+            fd, tmp = tempfile.mkstemp(prefix=f".{npz.name}.", suffix=".tmp.npz", dir=npz.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez_compressed(fh, **big)
+                os.chmod(tmp, _default_mode())
+                os.replace(tmp, npz)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+            data.update({k: {"npz": k} for k in big})
+    write_text_atomic(path, dumps(data))
 
 
 __all__ = ["FileKind", "register_kind", "from_dict", "to_dict", "loads", "load", "load_problem", "dumps",
