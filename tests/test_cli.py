@@ -105,3 +105,26 @@ def test_theorems_lists_the_registry():
     assert out.returncode == 0
     ids = [t["id"] for t in json.loads(out.stdout)]
     assert "minpay.strong_duality" in ids and len(ids) == len(set(ids))
+
+
+def test_solve_pamdp_json_reports_the_spe(tmp_path):
+    from contractlab.solvers.spe import solve_spe
+    from contractlab.theory import fileio
+
+    out = run("solve", str(EXAMPLES / "binary_tree_depth3.json"), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    res = solve_spe(fileio.load(EXAMPLES / "binary_tree_depth3.json"))
+    assert doc["principal_value"] == res.principal_value_initial
+    assert doc["agent_value"] == res.agent_value_initial
+    assert len(doc["policy"]) == 7
+    for s, row in enumerate(doc["policy"]):
+        assert set(row) == {"action", "contract", "expected_payment"}
+        assert row["action"] == res.policy.action[s] and min(row["contract"]) >= 0.0
+
+
+def test_solve_cyclic_pamdp_without_horizon_is_a_clear_error(tmp_path):
+    f = tmp_path / "cyc.json"
+    assert run("generate", "random_discounted", "--states", "3", "-o", str(f)).returncode == 0
+    out = run("solve", str(f))
+    assert out.returncode == 2 and "horizon" in out.stderr and "Traceback" not in out.stderr

@@ -218,6 +218,13 @@ def _solve(args) -> int:
         else:
             _print_contract_solution(obj, doc)
         return EXIT_OK
+    if kind == "pamdp":
+        doc = pamdp_solution_document(obj, args.backend)
+        if args.json:
+            sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
+        else:
+            _print_pamdp_solution(obj, doc)
+        return EXIT_OK
     if kind == "bimatrix_game":
         from ..solvers.stackelberg import stackelberg
         res = stackelberg(obj, backend=args.backend)
@@ -231,6 +238,47 @@ def _solve(args) -> int:
             Console().print(doc)
         return EXIT_OK
     raise InvalidInstanceError("kind", f"'contractlab solve' does not handle kind {kind!r}")
+
+
+def pamdp_solution_document(mdp, backend: str = "highs") -> dict:
+    """The JSON-ready answer of ``contractlab solve`` for a principal-agent MDP (its SPE)."""
+    from ..solvers.spe import solve_spe
+
+    res = solve_spe(mdp, backend=backend)
+
+    def rows(action, contract, payment):
+        return [{"action": int(a), "contract": b.tolist(), "expected_payment": float(p)}
+                for a, b, p in zip(action, contract, payment)]
+
+    pol = res.policy
+    if pol.time_indexed:
+        policy = [rows(pol.action[t], pol.contract[t], res.expected_payment[t]) for t in range(pol.action.shape[0])]
+    else:
+        policy = rows(pol.action, pol.contract, res.expected_payment)
+    return {"kind": "pamdp_solution", "version": 1, "solution_concept": "subgame-perfect equilibrium",
+            "backend": backend, "method": res.method, "initial_state": mdp.initial_state,
+            "principal_value": res.principal_value_initial, "agent_value": res.agent_value_initial,
+            "time_indexed": pol.time_indexed, "policy": policy}
+
+
+def _print_pamdp_solution(mdp, doc: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]Subgame-perfect equilibrium[/bold] of a principal-agent MDP with {mdp.n_states} states, "
+                  f"{mdp.n_actions} actions, {mdp.n_outcomes} outcomes (method {doc['method']})")
+    console.print(f"  at the initial state {doc['initial_state']}: principal value {doc['principal_value']:.6g}, "
+                  f"agent value {doc['agent_value']:.6g}")
+    rows = doc["policy"][0] if doc["time_indexed"] else doc["policy"]
+    shown = 20
+    table = Table(title="policy" + (" at step 0" if doc["time_indexed"] else "")
+                  + (f" (first {shown} of {len(rows)} states; --json for all)" if len(rows) > shown else ""))
+    for col in ("state", "recommended action", "contract", "expected payment"):
+        table.add_column(col)
+    for s, row in enumerate(rows[:shown]):
+        table.add_row(str(s), str(row["action"]), _fmt(row["contract"]), f"{row['expected_payment']:.6g}")
+    console.print(table)
 
 
 def _fmt(values) -> str:

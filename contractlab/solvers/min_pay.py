@@ -119,7 +119,7 @@ def _result(problem: ContractProblem, action: int, lp: LPBatch, sol: LPSolution,
             witness = imp.witness
         return MinPayResult(action, False, None, float("inf"), None, None, None, None, None, witness,
                             status, sol.backend, ic_margin, participation)
-    t = np.clip(sol.x[b], 0.0, None)   # remove solver round-off below zero (limited liability)
+    t = np.clip(sol.x[b], 0.0, None) + 0.0  # no round-off below zero (limited liability), no -0.0
     t.setflags(write=False)
     F, c = problem.outcome_probs, problem.costs
     utilities = F @ t - c
