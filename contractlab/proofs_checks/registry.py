@@ -19,6 +19,7 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_contracts",
     "contractlab.proofs_checks.theorems_closed_forms",
     "contractlab.proofs_checks.theorems_stackelberg",
+    "contractlab.proofs_checks.theorems_pamdp",
 )
 
 #: Default numerical tolerance of a check (absolute, scaled by max(1, |bound|)).

@@ -1,0 +1,585 @@
+"""Exact policy evaluation and the agent's best response in a principal-agent MDP
+(Ivanov, Dütting, Talgam-Cohen, Wang, Parkes, *Principal-Agent Reinforcement Learning*,
+arXiv 2407.18074, Section 3).
+
+The principal commits to a contract policy ``ρ`` (a contract ``b(s)`` and a recommended
+action per state, or per step and state); the agent, who sees the contract, plays a policy
+``π``. With ``a = π(s)`` the two parties' values are (Section 3, the Bellman equations of the
+principal's and the agent's value functions under ``(ρ, π)``)::
+
+    V_p(s) = Σ_o O(s, a, o) · ( r_p(s, o) − b(s, o) + γ · E[V_p(s') | s, o] )
+    V_a(s) = r(s, a) + Σ_o O(s, a, o) · ( b(s, o) + γ · E[V_a(s') | s, o] )
+
+and the agent's Q-function against ``ρ`` is
+``Q_a(s, a) = r(s, a) + Σ_o O(s, a, o) · ( b(s, o) + γ · E[V_a(s') | s, o] )``; its best
+response is ``π*(s) ∈ argmax_a Q_a*(s, a)`` (Section 3: the agent best-responds to the
+principal's policy, and the principal's subgame-perfect policy anticipates this).
+
+Three computation paths, chosen from the MDP:
+
+* finite ``horizon`` ``H``: backward over the steps ``t = H−1, …, 0`` with all states at once;
+  values have shape ``(H, S)`` (``V[t, s]``: value at state ``s`` with ``H − t`` steps left);
+* acyclic, no horizon: backward over :meth:`PrincipalAgentMDP.levels`, vectorised per level;
+  values have shape ``(S,)``;
+* cyclic and ``γ < 1``, no horizon: :func:`evaluate` solves ``(I − γ P_π) V = r_π`` (dense
+  LU for stochastic ``transitions``; for a deterministic ``next_state`` a ``scipy.sparse``
+  direct solve up to :data:`DIRECT_SOLVE_MAX_STATES` states, a Krylov solver with iterative
+  refinement above, where sparse LU fill-in on random graphs becomes prohibitive). Every
+  linear solve reports the a-posteriori bound ``||r_π − (I − γ P_π) V||_∞ / (1 − γ)`` on its
+  error (``P_π`` is sub-stochastic, so ``||(I − γ P_π)^{-1}||_∞ <= 1/(1 − γ)``);
+  :func:`agent_best_response` runs value iteration to a stated tolerance with the
+  a-posteriori bound, then evaluates its policy with such a solve.
+
+Payments are transfers, so welfare ``V_p + V_a`` does not depend on the contract.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from ..theory.contract_policy import ContractPolicy
+from ..theory.errors import InvalidInstanceError
+from ..theory.pamdp import PrincipalAgentMDP, _as_int_array
+
+#: Two agent Q-values within this distance count as a tie (and so do two principal values
+#: among the agent's tied actions).
+TIE_TOL = 1e-9
+TIE_BREAKS = ("principal", "adversarial")
+#: Value iteration (cyclic, discounted) stops once the a-posteriori bound
+#: ``γ/(1−γ)·||V_{k+1} − V_k||_∞`` on ``||V_{k+1} − V*||_∞`` is at most this.
+VI_TOL = 1e-10
+#: Value-iteration sweeps before giving up (reported as ``converged=False``, never silently).
+VI_MAX_ITER = 1_000_000
+#: Policy-iteration rounds for the principal-side tie-break in the cyclic case.
+PI_MAX_ITER = 10_000
+
+#: Deterministic cyclic instances with at most this many states use a sparse direct (LU) solve;
+#: larger ones a Krylov solver (sparse LU fill-in on random graphs grows fast: ~30 s at 20k states).
+DIRECT_SOLVE_MAX_STATES = 5_000
+#: Relative residual asked of each Krylov solve, and the number of refinement rounds (each one
+#: re-solves for the remaining residual) before the bound is reported as it stands.
+KRYLOV_RTOL = 1e-13
+KRYLOV_REFINE_ROUNDS = 6
+LINEAR_SOLVERS = ("auto", "direct", "iterative")
+
+# Columns of the stacked value arrays used internally.
+_PRINCIPAL, _AGENT, _PAYMENT = 0, 1, 2
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(arr)
+    arr.setflags(write=False)
+    return arr
+
+
+# --- results ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class PolicyEvaluation:
+    """Exact values of both parties under a contract policy and an agent policy.
+
+    Arrays have shape ``(S,)``, or ``(H, S)`` for an MDP with a finite horizon (``[t, s]``: at
+    state ``s`` at step ``t``).
+
+    Attributes
+    ----------
+    principal_value, agent_value:
+        ``V_p`` and ``V_a`` (arXiv 2407.18074, Section 3).
+    welfare:
+        ``V_p + V_a`` (payments cancel: it is the value of ``r + r_p`` under the agent's policy).
+    expected_payment:
+        The immediate expected payment ``Σ_o O(s, π(s), o) b(s, o)`` at each state (and step).
+    payment_value:
+        The discounted expected sum of all payments from each state on.
+    agent_policy:
+        The agent policy evaluated (as given: ``(S,)`` or ``(H, S)``).
+    method:
+        ``"backward_horizon"``, ``"backward_levels"``, ``"linear_solve"`` (direct) or
+        ``"linear_solve_iterative"`` (Krylov).
+    error_bound:
+        ``0.0`` for backward induction (exact up to float round-off); for a linear solve the
+        a-posteriori bound ``||r_π − (I − γ P_π) V||_∞ / (1 − γ)`` on ``||V − V_exact||_∞``,
+        the largest over the value columns.
+    """
+
+    principal_value: np.ndarray
+    agent_value: np.ndarray
+    welfare: np.ndarray
+    expected_payment: np.ndarray
+    payment_value: np.ndarray
+    agent_policy: np.ndarray
+    method: str
+    initial_state: int
+    error_bound: float = 0.0
+
+    def _start(self, values: np.ndarray) -> float:
+        return float(values[0, self.initial_state] if values.ndim == 2 else values[self.initial_state])
+
+    @property
+    def principal_start(self) -> float:
+        """``V_p(s_0)`` (at step 0 with a horizon)."""
+        return self._start(self.principal_value)
+
+    @property
+    def agent_start(self) -> float:
+        """``V_a(s_0)`` (at step 0 with a horizon)."""
+        return self._start(self.agent_value)
+
+    @property
+    def welfare_start(self) -> float:
+        return self._start(self.welfare)
+
+
+@dataclass(frozen=True, eq=False)
+class AgentResponse:
+    """The agent's best response to a contract policy, with the evidence of its optimality.
+
+    Attributes
+    ----------
+    policy:
+        The agent's action per state ``(S,)``, or per step and state ``(H, S)``.
+    q:
+        The agent's Q-function of ``policy`` against the contract policy, ``(S, A)`` or
+        ``(H, S, A)``; for an optimal policy this is ``Q_a*``.
+    agent_value, principal_value:
+        Both parties' values when the agent plays ``policy`` (exact; see ``method``).
+    follow:
+        Boolean mask, ``policy == recommended action`` of the contract policy.
+    tie_break, tol:
+        How ties were broken, and the tie tolerance used.
+    method:
+        ``"backward_horizon"``, ``"backward_levels"`` (exact backward induction) or
+        ``"value_iteration"`` (cyclic, discounted).
+    iterations:
+        Backward steps (levels or horizon steps), or value-iteration sweeps.
+    error_bound:
+        ``0.0`` for backward induction; for value iteration the a-posteriori bound
+        ``γ/(1−γ)·||V_{k+1} − V_k||_∞`` on the distance of the last iterate to ``V_a*``.
+    converged:
+        ``False`` only if value iteration (or the principal-side policy iteration) hit its
+        iteration cap before reaching its tolerance.
+    policy_gap:
+        ``max_s (max_a q(s, a) − q(s, policy(s)))``: the largest one-step improvement left for
+        the agent. ``policy`` is optimal up to ``policy_gap`` per step, i.e. up to
+        ``policy_gap/(1−γ)`` in value when ``γ < 1`` (``H · policy_gap`` with a horizon).
+    value_error_bound:
+        ``0.0`` for backward induction; in the cyclic case the residual bound of the linear
+        solve that computed ``agent_value`` and ``principal_value`` (see
+        :attr:`PolicyEvaluation.error_bound`).
+    """
+
+    policy: np.ndarray
+    q: np.ndarray
+    agent_value: np.ndarray
+    principal_value: np.ndarray
+    follow: np.ndarray
+    tie_break: str
+    tol: float
+    method: str
+    iterations: int
+    error_bound: float
+    converged: bool
+    policy_gap: float
+    initial_state: int
+    value_error_bound: float = 0.0
+
+    @property
+    def principal_start(self) -> float:
+        v = self.principal_value
+        return float(v[0, self.initial_state] if v.ndim == 2 else v[self.initial_state])
+
+    @property
+    def agent_start(self) -> float:
+        v = self.agent_value
+        return float(v[0, self.initial_state] if v.ndim == 2 else v[self.initial_state])
+
+
+# --- validation --------------------------------------------------------------------------
+
+def _check_inputs(mdp, contract_policy) -> None:
+    if not isinstance(mdp, PrincipalAgentMDP):
+        raise InvalidInstanceError("mdp", f"expected a PrincipalAgentMDP, got {type(mdp).__name__}")
+    if not isinstance(contract_policy, ContractPolicy):
+        raise InvalidInstanceError("contract_policy",
+                                   f"expected a ContractPolicy, got {type(contract_policy).__name__}")
+    contract_policy.check_fits(mdp)
+
+
+def _check_agent_policy(mdp: PrincipalAgentMDP, agent_policy) -> np.ndarray:
+    """Validate an agent policy: ints in ``[0, A)``, shape ``(S,)`` or (with a horizon) ``(H, S)``."""
+    ndim = np.ndim(agent_policy)
+    if ndim not in (1, 2):
+        raise InvalidInstanceError("agent_policy", f"expected a 1-d (S,) or 2-d (H, S) array, got {ndim}-d")
+    pol = _as_int_array("agent_policy", agent_policy, ndim)
+    S = mdp.n_states
+    if ndim == 2 and mdp.horizon is None:
+        raise InvalidInstanceError("agent_policy", "a time-indexed (H, S) policy needs an MDP with a finite horizon")
+    expected = (S,) if ndim == 1 else (mdp.horizon, S)
+    if pol.shape != expected:
+        raise InvalidInstanceError("agent_policy", f"has shape {pol.shape}, expected {expected}")
+    bad = np.argwhere((pol < 0) | (pol >= mdp.n_actions))
+    if bad.size:
+        idx = tuple(int(i) for i in bad[0])
+        raise InvalidInstanceError("agent_policy", f"action {int(pol[idx])} is out of range [0, {mdp.n_actions})",
+                                   idx)
+    return pol
+
+
+def _check_tol(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating)) or not np.isfinite(value) \
+            or value < 0:
+        raise InvalidInstanceError(name, f"must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 1:
+        raise InvalidInstanceError(name, f"must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+# --- shared kernels ---------------------------------------------------------------------
+
+def _continuation(mdp: PrincipalAgentMDP, V: np.ndarray, rows=slice(None)) -> np.ndarray:
+    """``E[V(s') | s, o]`` for the states ``rows``: shape ``(len(rows), K) + V.shape[1:]``.
+
+    ``V`` has shape ``(S,)`` or ``(S, c)`` (several value columns at once); an ending
+    transition (``next_state = −1`` or an all-zero ``transitions`` row) contributes 0.
+    """
+    if mdp.deterministic:
+        V_ext = np.concatenate([V, np.zeros((1,) + V.shape[1:])])   # index −1 -> the appended 0
+        return V_ext[mdp.next_state[rows]]
+    return np.tensordot(mdp.transitions[rows], V, axes=([2], [0]))
+
+
+def _stage_terms(mdp: PrincipalAgentMDP, rows, actions: np.ndarray, contract: np.ndarray):
+    """Per-state and per-outcome rewards of the three value columns (principal, agent, payment).
+
+    Returns ``(probs, state_rew, outcome_rew)`` with shapes ``(n, K)``, ``(n, 3)``, ``(n, K, 3)``
+    for the states ``rows`` under agent ``actions`` (shape ``(n,)``) and ``contract`` ``(n, K)``.
+    """
+    idx = np.arange(mdp.n_states)[rows]
+    probs = mdp.outcome_probs[idx, actions]
+    state_rew = np.zeros((idx.size, 3))
+    state_rew[:, _AGENT] = mdp.agent_rewards[idx, actions]
+    outcome_rew = np.stack([mdp.principal_rewards[idx] - contract, contract, contract], axis=-1)
+    return probs, state_rew, outcome_rew
+
+
+def _bellman_rows(mdp, rows, actions, contract, V_next) -> np.ndarray:
+    """One Bellman backup of the three value columns at the states ``rows`` (Section 3)."""
+    probs, state_rew, outcome_rew = _stage_terms(mdp, rows, actions, contract)
+    cont = _continuation(mdp, V_next, rows)
+    return state_rew + np.einsum("nk,nkc->nc", probs, outcome_rew + mdp.discount * cont)
+
+
+def _policy_matrix(mdp: PrincipalAgentMDP, probs: np.ndarray):
+    """``P_π[s, s'] = Σ_o O(s, π(s), o) P(s' | s, o)``; sparse (CSC) for deterministic ``next_state``."""
+    S = mdp.n_states
+    if mdp.deterministic:
+        s, k = np.nonzero(mdp.next_state >= 0)
+        return scipy.sparse.csc_matrix((probs[s, k], (s, mdp.next_state[s, k])), shape=(S, S))
+    return np.einsum("sk,skt->st", probs, mdp.transitions)
+
+
+_RTOL_KW = "rtol" if "rtol" in inspect.signature(scipy.sparse.linalg.bicgstab).parameters else "tol"
+
+
+def _krylov(M, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``M X = rhs`` column by column with BiCGSTAB (GMRES if it breaks down) and
+    iterative refinement on the residual."""
+    X = np.zeros_like(rhs)
+    scale = max(1.0, float(np.max(np.abs(rhs))))
+    for _ in range(KRYLOV_REFINE_ROUNDS):
+        res = rhs - M @ X
+        if float(np.max(np.abs(res))) <= KRYLOV_RTOL * scale:
+            break
+        for c in range(rhs.shape[1]):
+            if not np.any(res[:, c]):
+                continue
+            dx, info = scipy.sparse.linalg.bicgstab(M, res[:, c], atol=0.0, maxiter=10 * M.shape[0],
+                                                    **{_RTOL_KW: KRYLOV_RTOL})
+            if info != 0 or not np.all(np.isfinite(dx)):
+                dx, _ = scipy.sparse.linalg.gmres(M, res[:, c], atol=0.0, restart=50, maxiter=1000,
+                                                  **{_RTOL_KW: KRYLOV_RTOL})
+            X[:, c] += dx
+    return X
+
+
+def _linear_solve(mdp: PrincipalAgentMDP, actions: np.ndarray, contract: np.ndarray,
+                  solver: str = "auto") -> tuple[np.ndarray, float, str]:
+    """Solve ``(I − γ P_π) V = r_π`` for the three value columns (cyclic, ``γ < 1``).
+
+    Returns ``(V, bound, method)`` with the a-posteriori bound
+    ``||r_π − (I − γ P_π) V||_∞ / (1 − γ)`` on ``||V − V_exact||_∞`` (valid because ``P_π`` is
+    sub-stochastic, so the Neumann series of ``(I − γ P_π)^{-1}`` has ∞-norm ``<= 1/(1 − γ)``).
+    """
+    S = mdp.n_states
+    probs, state_rew, outcome_rew = _stage_terms(mdp, slice(None), actions, contract)
+    rhs = state_rew + np.einsum("sk,skc->sc", probs, outcome_rew)
+    P = _policy_matrix(mdp, probs)
+    method = "linear_solve"
+    if scipy.sparse.issparse(P):
+        M = (scipy.sparse.identity(S, format="csc") - mdp.discount * P).tocsc()
+        if solver == "direct" or (solver == "auto" and S <= DIRECT_SOLVE_MAX_STATES):
+            V = np.asarray(scipy.sparse.linalg.spsolve(M, rhs)).reshape(S, 3)
+        else:
+            V = _krylov(M, rhs)
+            method = "linear_solve_iterative"
+    else:
+        M = np.eye(S) - mdp.discount * P
+        V = np.linalg.solve(M, rhs)
+    bound = float(np.max(np.abs(rhs - M @ V))) / (1.0 - mdp.discount)
+    return V, bound, method
+
+
+# --- evaluation -------------------------------------------------------------------------
+
+def evaluate(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, agent_policy,
+             linear_solver: str = "auto") -> PolicyEvaluation:
+    """Exact values of both parties when the principal plays ``contract_policy`` and the agent
+    plays ``agent_policy`` (int array ``(S,)``, or ``(H, S)`` with a horizon).
+
+    arXiv 2407.18074, Section 3: ``V_p(s) = Σ_o O(s,a,o)(r_p(s,o) − b(s,o) + γ E[V_p(s')])`` and
+    ``V_a(s) = r(s,a) + Σ_o O(s,a,o)(b(s,o) + γ E[V_a(s')])`` with ``a = π(s)``. The agent's
+    action need not be the recommended one. See the module docstring for the three paths.
+
+    ``linear_solver`` (cyclic discounted MDPs with a deterministic ``next_state`` only):
+    ``"direct"`` (sparse LU), ``"iterative"`` (Krylov with refinement) or ``"auto"`` (direct up
+    to :data:`DIRECT_SOLVE_MAX_STATES` states). The bound on the solve's error is reported as
+    ``error_bound``.
+
+    Raises :class:`InvalidInstanceError` (naming field and index) on shapes that do not fit or
+    actions out of range.
+    """
+    _check_inputs(mdp, contract_policy)
+    pol = _check_agent_policy(mdp, agent_policy)
+    if linear_solver not in LINEAR_SOLVERS:
+        raise InvalidInstanceError("linear_solver", f"must be one of {LINEAR_SOLVERS}, got {linear_solver!r}")
+    S = mdp.n_states
+    bound = 0.0
+    if mdp.horizon is not None:
+        H = mdp.horizon
+        values = np.zeros((H + 1, S, 3))
+        payment = np.zeros((H, S))
+        for t in range(H - 1, -1, -1):
+            actions = pol[t] if pol.ndim == 2 else pol
+            contract = contract_policy.at_step(t)[1]
+            values[t] = _bellman_rows(mdp, slice(None), actions, contract, values[t + 1])
+            payment[t] = np.einsum("sk,sk->s", mdp.outcome_probs[np.arange(S), actions], contract)
+        values = values[:H]
+        method = "backward_horizon"
+    else:
+        contract = contract_policy.contract
+        payment = np.einsum("sk,sk->s", mdp.outcome_probs[np.arange(S), pol], contract)
+        if mdp.is_acyclic:
+            values = np.zeros((S, 3))
+            for level in mdp.levels():
+                values[level] = _bellman_rows(mdp, level, pol[level], contract[level], values)
+            method = "backward_levels"
+        else:
+            values, bound, method = _linear_solve(mdp, pol, contract, linear_solver)
+    vp, va, vpay = values[..., _PRINCIPAL], values[..., _AGENT], values[..., _PAYMENT]
+    return PolicyEvaluation(principal_value=_readonly(vp), agent_value=_readonly(va), welfare=_readonly(vp + va),
+                            expected_payment=_readonly(payment), payment_value=_readonly(vpay),
+                            agent_policy=pol, method=method, initial_state=mdp.initial_state, error_bound=bound)
+
+
+# --- best response ----------------------------------------------------------------------
+
+def _agent_and_principal_q(mdp, rows, contract: np.ndarray, V_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both parties' Q-tables ``(n, A)`` at the states ``rows`` given next values ``V_next``
+    (columns principal, agent): ``Q_a(s,a) = r(s,a) + Σ_o O(s,a,o)(b(s,o) + γ E[V_a(s')])`` and
+    ``Q_p(s,a) = Σ_o O(s,a,o)(r_p(s,o) − b(s,o) + γ E[V_p(s')])`` (Section 3)."""
+    O = mdp.outcome_probs[rows]
+    cont = _continuation(mdp, V_next, rows)                      # (n, K, 2)
+    g = mdp.discount
+    qa = mdp.agent_rewards[rows] + np.einsum("nak,nk->na", O, contract + g * cont[..., _AGENT])
+    qp = np.einsum("nak,nk->na", O, mdp.principal_rewards[rows] - contract + g * cont[..., _PRINCIPAL])
+    return qa, qp
+
+
+def _break_ties(agent_best: np.ndarray, qp: np.ndarray, tie_break: str, tol: float) -> np.ndarray:
+    """Per row: among the actions in ``agent_best`` pick the best (``"principal"``) or worst
+    (``"adversarial"``) for the principal; principal values within ``tol`` tie too, and the
+    remaining ties go to the lowest index."""
+    score = qp if tie_break == "principal" else -qp
+    score = np.where(agent_best, score, -np.inf)
+    top = score >= score.max(axis=-1, keepdims=True) - tol
+    return np.argmax(top, axis=-1)
+
+
+def _pick(qa: np.ndarray, qp: np.ndarray, tie_break: str, tol: float) -> np.ndarray:
+    """The tie-broken argmax of the agent's Q-table ``qa`` (rows are states)."""
+    agent_best = qa >= qa.max(axis=-1, keepdims=True) - tol
+    return _break_ties(agent_best, qp, tie_break, tol)
+
+
+def _gap(q: np.ndarray, policy: np.ndarray) -> float:
+    chosen = np.take_along_axis(q, policy[..., None], axis=-1)[..., 0]
+    return float(np.max(q.max(axis=-1) - chosen))
+
+
+def agent_best_response(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, tie_break: str = "principal",
+                        tol: float = TIE_TOL, vi_tol: float = VI_TOL, max_iter: int = VI_MAX_ITER) -> AgentResponse:
+    """The agent's optimal policy against ``contract_policy`` (arXiv 2407.18074, Section 3).
+
+    Parameters
+    ----------
+    tie_break:
+        ``"principal"`` (default, ``DESIGN.md``): among the agent's optimal actions (within
+        ``tol`` of ``max_a Q_a``) take the one best for the principal; ``"adversarial"``: the one
+        worst for the principal. Principal values within ``tol`` also tie; the remaining ties go
+        to the lowest action index.
+    tol:
+        Tie tolerance (absolute, on Q-values); default :data:`TIE_TOL`.
+    vi_tol, max_iter:
+        Cyclic discounted case only: value iteration stops when the a-posteriori bound
+        ``γ/(1−γ)·||V_{k+1} − V_k||_∞ <= vi_tol`` or after ``max_iter`` sweeps (then
+        ``converged=False``; it never stops silently).
+
+    Horizon and acyclic MDPs are solved exactly by backward induction, in which the principal's
+    value of the agent's choice is computed in the same pass, so the tie-break at a state sees
+    the principal's value of the (tie-broken) continuation.
+
+    Cyclic discounted MDPs: value iteration gives ``V_k`` with ``||V_k − V_a*|| <= ε`` (the
+    reported ``error_bound``); then ``|Q_k − Q_a*| <= γ ε``, so every action within ``tol`` of
+    optimal lies in ``{a: Q_k(s,a) >= max Q_k(s,·) − tol − 2γε}``: this is the agent's tied set.
+    Among the tied sets the principal's best (``"principal"``) or worst (``"adversarial"``)
+    stationary choice is found by exact policy iteration on her value (linear solves; a switch
+    needs an improvement above ``tol``), then the ties left are resolved to the lowest index.
+    Both values of the final policy come from a linear solve (its residual bound is
+    ``value_error_bound``), ``q`` is the agent's Q-function of that policy, and ``policy_gap``
+    certifies the policy's optimality.
+    """
+    _check_inputs(mdp, contract_policy)
+    if tie_break not in TIE_BREAKS:
+        raise InvalidInstanceError("tie_break", f"must be one of {TIE_BREAKS}, got {tie_break!r}")
+    tol = _check_tol("tol", tol)
+    vi_tol = _check_tol("vi_tol", vi_tol)
+    max_iter = _check_count("max_iter", max_iter)
+    if mdp.horizon is not None:
+        return _best_response_horizon(mdp, contract_policy, tie_break, tol)
+    if mdp.is_acyclic:
+        return _best_response_levels(mdp, contract_policy, tie_break, tol)
+    return _best_response_cyclic(mdp, contract_policy, tie_break, tol, vi_tol, max_iter)
+
+
+def _best_response_horizon(mdp, contract_policy, tie_break, tol) -> AgentResponse:
+    """Backward induction over the steps ``t = H−1, …, 0``, all states at once."""
+    S, A, H = mdp.n_states, mdp.n_actions, mdp.horizon
+    V = np.zeros((H + 1, S, 2))
+    q = np.zeros((H, S, A))
+    policy = np.zeros((H, S), dtype=np.int64)
+    rec = np.zeros((H, S), dtype=np.int64)
+    states = np.arange(S)
+    for t in range(H - 1, -1, -1):
+        rec[t], contract = contract_policy.at_step(t)
+        qa, qp = _agent_and_principal_q(mdp, slice(None), contract, V[t + 1])
+        policy[t] = _pick(qa, qp, tie_break, tol)
+        q[t] = qa
+        V[t, :, _PRINCIPAL] = qp[states, policy[t]]
+        V[t, :, _AGENT] = qa[states, policy[t]]
+    return AgentResponse(policy=_readonly(policy), q=_readonly(q), agent_value=_readonly(V[:H, :, _AGENT]),
+                         principal_value=_readonly(V[:H, :, _PRINCIPAL]), follow=_readonly(policy == rec),
+                         tie_break=tie_break, tol=tol, method="backward_horizon", iterations=H, error_bound=0.0,
+                         converged=True, policy_gap=_gap(q, policy), initial_state=mdp.initial_state)
+
+
+def _best_response_levels(mdp, contract_policy, tie_break, tol) -> AgentResponse:
+    """Backward induction over :meth:`PrincipalAgentMDP.levels`, vectorised per level."""
+    S, A = mdp.n_states, mdp.n_actions
+    V = np.zeros((S, 2))
+    q = np.zeros((S, A))
+    policy = np.zeros(S, dtype=np.int64)
+    contract = contract_policy.contract
+    levels = mdp.levels()
+    for level in levels:
+        qa, qp = _agent_and_principal_q(mdp, level, contract[level], V)
+        pick = _pick(qa, qp, tie_break, tol)
+        rows = np.arange(level.size)
+        policy[level] = pick
+        q[level] = qa
+        V[level, _PRINCIPAL] = qp[rows, pick]
+        V[level, _AGENT] = qa[rows, pick]
+    return AgentResponse(policy=_readonly(policy), q=_readonly(q), agent_value=_readonly(V[:, _AGENT]),
+                         principal_value=_readonly(V[:, _PRINCIPAL]),
+                         follow=_readonly(policy == contract_policy.action), tie_break=tie_break, tol=tol,
+                         method="backward_levels", iterations=len(levels), error_bound=0.0, converged=True,
+                         policy_gap=_gap(q, policy), initial_state=mdp.initial_state)
+
+
+def _value_iteration(mdp, contract, vi_tol, max_iter) -> tuple[np.ndarray, int, float, bool]:
+    """Agent value iteration ``V_{k+1}(s) = max_a Q_a(s, a; V_k)``; returns the last iterate,
+    the number of sweeps, the a-posteriori bound ``γ/(1−γ)·||V_{k+1} − V_k||_∞`` and whether it
+    reached ``vi_tol``."""
+    S, g = mdp.n_states, mdp.discount
+    O, r = mdp.outcome_probs, mdp.agent_rewards
+    V = np.zeros(S)
+    bound = np.inf
+    for k in range(1, max_iter + 1):
+        V_new = (r + np.einsum("sak,sk->sa", O, contract + g * _continuation(mdp, V))).max(axis=1)
+        diff = float(np.max(np.abs(V_new - V)))
+        V = V_new
+        bound = g / (1.0 - g) * diff
+        if bound <= vi_tol:
+            return V, k, bound, True
+    return V, max_iter, bound, False
+
+
+def _principal_policy_iteration(mdp, contract, allowed, tie_break, tol):
+    """Exact policy iteration on the principal's value over the agent's tied sets ``allowed``
+    (``(S, A)`` mask): maximise it (``"principal"``) or minimise it (``"adversarial"``).
+
+    Returns ``(policy, values, bound, converged)`` with the values of the last policy solved."""
+    sign = 1.0 if tie_break == "principal" else -1.0
+    states = np.arange(mdp.n_states)
+    policy = np.argmax(allowed, axis=1)
+    for _ in range(PI_MAX_ITER):
+        V, bound, _ = _linear_solve(mdp, policy, contract)
+        _, qp = _agent_and_principal_q(mdp, slice(None), contract, V[:, :2])
+        score = np.where(allowed, sign * qp, -np.inf)
+        improve = score.max(axis=1) > score[states, policy] + tol
+        if not improve.any():
+            return policy, V, bound, True
+        policy = np.where(improve, np.argmax(score, axis=1), policy)
+    V, bound, _ = _linear_solve(mdp, policy, contract)
+    return policy, V, bound, False
+
+
+def _best_response_cyclic(mdp, contract_policy, tie_break, tol, vi_tol, max_iter) -> AgentResponse:
+    """Value iteration + principal-side policy iteration (see :func:`agent_best_response`)."""
+    contract, g = contract_policy.contract, mdp.discount
+    V_vi, sweeps, bound, vi_ok = _value_iteration(mdp, contract, vi_tol, max_iter)
+    V2 = np.stack([np.zeros_like(V_vi), V_vi], axis=1)
+    qa_vi, _ = _agent_and_principal_q(mdp, slice(None), contract, V2)
+    window = tol + 2.0 * g * (bound if np.isfinite(bound) else 0.0)
+    allowed = qa_vi >= qa_vi.max(axis=1, keepdims=True) - window
+    if np.all(allowed.sum(axis=1) == 1):          # no ties anywhere: nothing for the principal to choose
+        policy, pi_ok = np.argmax(allowed, axis=1), True
+        V, value_bound, _ = _linear_solve(mdp, policy, contract)
+    else:
+        policy, V, value_bound, pi_ok = _principal_policy_iteration(mdp, contract, allowed, tie_break, tol)
+        # Remaining ties (principal values within tol) go to the lowest index.
+        _, qp = _agent_and_principal_q(mdp, slice(None), contract, V[:, :2])
+        lowest = _break_ties(allowed, qp, tie_break, tol)
+        if not np.array_equal(lowest, policy):
+            policy = lowest
+            V, value_bound, _ = _linear_solve(mdp, policy, contract)
+    qa, _ = _agent_and_principal_q(mdp, slice(None), contract, V[:, :2])
+    return AgentResponse(policy=_readonly(policy), q=_readonly(qa), agent_value=_readonly(V[:, _AGENT]),
+                         principal_value=_readonly(V[:, _PRINCIPAL]),
+                         follow=_readonly(policy == contract_policy.action), tie_break=tie_break, tol=tol,
+                         method="value_iteration", iterations=sweeps, error_bound=float(bound),
+                         converged=bool(vi_ok and pi_ok), policy_gap=_gap(qa, policy),
+                         initial_state=mdp.initial_state, value_error_bound=value_bound)
+
+
+__all__ = ["evaluate", "agent_best_response", "PolicyEvaluation", "AgentResponse", "TIE_TOL", "TIE_BREAKS",
+           "VI_TOL", "VI_MAX_ITER", "DIRECT_SOLVE_MAX_STATES", "LINEAR_SOLVERS"]
