@@ -1,0 +1,167 @@
+"""The meta-algorithm of arXiv 2407.18074 (Algorithm 1) on finite-horizon and acyclic PA-MDPs.
+
+Ivanov, Dütting, Talgam-Cohen, Wang, Parkes, *Principal-Agent Reinforcement Learning*:
+alternate (1) the agent's best response to the principal's current contract policy and
+(2) the principal's optimisation given the agent. Step (2) is a backward pass in which, at
+every state, the principal recommends the action with the best value to her and offers its
+minimal implementing contract, written on the agent's truncated Q̄ — whose continuation is
+the agent's value under its best response to the *previous* contract policy — while her own
+continuation is her new value (:func:`principal_step`).
+
+On a tree, a DAG or a finite horizon, after ``k`` iterations every state within ``k`` steps
+of the end already plays its subgame-perfect contract (the agent's continuation there was
+computed against SPE contracts one iteration earlier), so the iteration reaches the SPE after
+at most ``depth`` iterations and one more confirms it: at most ``H + 1`` iterations.
+
+Discounted cyclic instances are not handled here: this module refuses them with a clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..theory.contract_policy import ContractPolicy
+from ..theory.errors import InvalidInstanceError
+from ..theory.pamdp import PrincipalAgentMDP
+from .pamdp_policy import agent_best_response
+from .spe import TIE_TOL, _check_options, _rows, spe_backup
+
+#: Two contract policies are the same when actions are equal and payments differ by at most this.
+POLICY_TOL = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class PrincipalStep:
+    """The principal's optimisation given the agent's continuation values (step 2 of Algorithm 1)."""
+
+    policy: ContractPolicy
+    principal_value: np.ndarray      # her value of the new policy when the agent follows (S,) or (H, S)
+    principal_q: np.ndarray          # value of recommending each action (−inf: not implementable)
+
+
+@dataclass(frozen=True, eq=False)
+class MetaIterate:
+    """One iteration: the agent's best response to the old policy, then the principal's new policy."""
+
+    iteration: int
+    agent_policy: np.ndarray
+    agent_value: np.ndarray
+    step: PrincipalStep
+    changed: int                     # states (or step-state pairs) whose action or contract changed
+
+
+@dataclass(frozen=True, eq=False)
+class MetaAlgorithmResult:
+    """The last contract policy, the agent's best response to it, and every iterate."""
+
+    policy: ContractPolicy
+    agent_policy: np.ndarray
+    principal_value: np.ndarray
+    agent_value: np.ndarray
+    iterations: int
+    converged: bool
+    iterates: tuple[MetaIterate, ...]
+    initial_state: int = 0
+
+    @property
+    def principal_value_initial(self) -> float:
+        """The principal's value at the initial state (step 0)."""
+        v = self.principal_value
+        return float(v[self.initial_state] if v.ndim == 1 else v[0, self.initial_state])
+
+
+def _check_supported(mdp: PrincipalAgentMDP) -> None:
+    if mdp.horizon is None and not mdp.is_acyclic:
+        raise InvalidInstanceError("horizon", "this meta-algorithm runs on trees, DAGs and finite horizons; the "
+                                   "instance is cyclic without a horizon (discounted meta-algorithm: not in this "
+                                   "release)")
+
+
+def principal_step(mdp: PrincipalAgentMDP, agent_value: np.ndarray, method: str = "auto", backend: str = "highs",
+                   tie_tol: float = TIE_TOL) -> PrincipalStep:
+    """The principal's best contract policy when the agent's continuation values are ``agent_value``.
+
+    ``agent_value`` has shape ``(S,)`` (acyclic) or ``(H, S)`` (horizon ``H``): the agent's value
+    at every state (and step) under its best response to the previous contract policy. The pass
+    goes backward; at every state it is :func:`~contractlab.solvers.spe.spe_backup` with the agent's
+    continuation from ``agent_value`` and the principal's continuation from this pass.
+    """
+    _check_supported(mdp)
+    _check_options(mdp, method, backend, tie_tol)
+    S, A, K = mdp.n_states, mdp.n_actions, mdp.n_outcomes
+    va = np.asarray(agent_value, dtype=float)
+    if mdp.horizon is not None:
+        H = mdp.horizon
+        if va.shape != (H, S):
+            raise InvalidInstanceError("agent_value", f"has shape {va.shape}, expected {(H, S)}")
+        action, contract = np.zeros((H, S), dtype=np.int64), np.zeros((H, S, K))
+        vp, q = np.zeros((H, S)), np.zeros((H, S, A))
+        states = np.arange(S)
+        for t in range(H - 1, -1, -1):
+            nxt_p = vp[t + 1] if t + 1 < H else np.zeros(S)
+            nxt_a = va[t + 1] if t + 1 < H else np.zeros(S)
+            res = spe_backup(mdp, states, nxt_p, nxt_a, method, backend, tie_tol)
+            action[t], contract[t], vp[t], q[t] = res.action, res.contract, res.principal_value, res.principal_q
+    else:
+        if va.shape != (S,):
+            raise InvalidInstanceError("agent_value", f"has shape {va.shape}, expected {(S,)}")
+        action, contract = np.zeros(S, dtype=np.int64), np.zeros((S, K))
+        vp, q = np.zeros(S), np.zeros((S, A))
+        for level in mdp.levels():
+            res = spe_backup(mdp, level, vp, va, method, backend, tie_tol)
+            rows = _rows(level)
+            action[rows], contract[rows], vp[rows], q[rows] = (res.action, res.contract, res.principal_value,
+                                                              res.principal_q)
+    for arr in (vp, q):
+        arr.setflags(write=False)
+    return PrincipalStep(ContractPolicy(action, contract), vp, q)
+
+
+def _changed(a: ContractPolicy, b: ContractPolicy) -> int:
+    diff = (a.action != b.action) | (np.abs(a.contract - b.contract).max(axis=-1) > POLICY_TOL)
+    return int(diff.sum())
+
+
+def default_initial_policy(mdp: PrincipalAgentMDP) -> ContractPolicy:
+    """Recommend action 0 and pay nothing, everywhere (time-indexed when there is a horizon)."""
+    lead = (mdp.horizon, mdp.n_states) if mdp.horizon is not None else (mdp.n_states,)
+    return ContractPolicy(np.zeros(lead, dtype=np.int64), np.zeros(lead + (mdp.n_outcomes,)))
+
+
+def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None = None,
+                   max_iter: int | None = None, method: str = "auto", backend: str = "highs",
+                   tie_tol: float = TIE_TOL) -> MetaAlgorithmResult:
+    """Algorithm 1 of arXiv 2407.18074: alternate agent best responses and principal steps.
+
+    Stops when an iteration leaves the contract policy unchanged (``converged=True``) or after
+    ``max_iter`` iterations (default: the number of steps to the end plus one, plus one more;
+    ``converged=False`` then — it never stops silently). Every iterate is recorded.
+    """
+    _check_supported(mdp)
+    _check_options(mdp, method, backend, tie_tol)
+    depth = mdp.horizon if mdp.horizon is not None else len(mdp.levels())
+    if max_iter is None:
+        max_iter = depth + 2
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise InvalidInstanceError("max_iter", f"must be an integer >= 1, got {max_iter!r}")
+    policy = default_initial_policy(mdp) if initial_policy is None else initial_policy
+    policy.check_fits(mdp)
+    if mdp.horizon is not None and not policy.time_indexed:
+        policy = ContractPolicy(np.broadcast_to(policy.action, (mdp.horizon, mdp.n_states)).copy(),
+                                np.broadcast_to(policy.contract, (mdp.horizon,) + policy.contract.shape).copy())
+    iterates: list[MetaIterate] = []
+    converged = False
+    for k in range(1, int(max_iter) + 1):
+        response = agent_best_response(mdp, policy)
+        step = principal_step(mdp, response.agent_value, method, backend, tie_tol)
+        changed = _changed(step.policy, policy)
+        iterates.append(MetaIterate(k, response.policy, response.agent_value, step, changed))
+        policy = step.policy
+        if changed == 0:
+            converged = True
+            break
+    final = agent_best_response(mdp, policy)
+    return MetaAlgorithmResult(policy, final.policy, final.principal_value, final.agent_value, len(iterates),
+                               converged, tuple(iterates), mdp.initial_state)
