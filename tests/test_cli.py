@@ -123,8 +123,11 @@ def test_solve_pamdp_json_reports_the_spe(tmp_path):
         assert row["action"] == res.policy.action[s] and min(row["contract"]) >= 0.0
 
 
-def test_solve_cyclic_pamdp_without_horizon_is_a_clear_error(tmp_path):
+def test_solve_discounted_cyclic_pamdp_reports_convergence_and_spe_gap(tmp_path):
     f = tmp_path / "cyc.json"
-    assert run("generate", "random_discounted", "--states", "3", "-o", str(f)).returncode == 0
-    out = run("solve", str(f))
-    assert out.returncode == 2 and "horizon" in out.stderr and "Traceback" not in out.stderr
+    assert run("generate", "random_discounted", "--states", "4", "--discount", "0.8", "-o", str(f)).returncode == 0
+    out = run("solve", str(f), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["method"] == "meta_algorithm" and doc["converged"] is True
+    assert doc["spe_gap"] <= 1e-9 and len(doc["policy"]) == 4

@@ -244,12 +244,13 @@ def pamdp_solution_document(mdp, backend: str = "highs") -> dict:
     """The JSON-ready answer of ``contractlab solve`` for a principal-agent MDP (its SPE)."""
     from ..solvers.spe import solve_spe
 
-    res = solve_spe(mdp, backend=backend)
-
     def rows(action, contract, payment):
         return [{"action": int(a), "contract": b.tolist(), "expected_payment": float(p)}
                 for a, b, p in zip(action, contract, payment)]
 
+    if mdp.horizon is None and not mdp.is_acyclic:
+        return _discounted_solution_document(mdp, backend, rows)
+    res = solve_spe(mdp, backend=backend)
     pol = res.policy
     if pol.time_indexed:
         policy = [rows(pol.action[t], pol.contract[t], res.expected_payment[t]) for t in range(pol.action.shape[0])]
@@ -261,6 +262,27 @@ def pamdp_solution_document(mdp, backend: str = "highs") -> dict:
             "time_indexed": pol.time_indexed, "policy": policy}
 
 
+def _discounted_solution_document(mdp, backend: str, rows) -> dict:
+    """A discounted cyclic instance: the meta-algorithm, certified by the SPE gap of its profile."""
+    import numpy as np
+
+    from ..solvers.meta_algorithm import meta_algorithm
+    from ..solvers.pamdp_policy import evaluate
+    from .spe_checks import spe_gap
+
+    res = meta_algorithm(mdp, backend=backend)
+    ev = evaluate(mdp, res.policy, res.agent_policy)
+    payment = np.einsum("sk,sk->s", mdp.outcome_probs[np.arange(mdp.n_states), res.policy.action],
+                        res.policy.contract)
+    s0 = mdp.initial_state
+    return {"kind": "pamdp_solution", "version": 1, "solution_concept": "subgame-perfect equilibrium",
+            "backend": backend, "method": "meta_algorithm", "initial_state": s0,
+            "principal_value": float(ev.principal_value[s0]), "agent_value": float(ev.agent_value[s0]),
+            "converged": res.converged, "iterations": res.iterations,
+            "spe_gap": spe_gap(mdp, res.policy, res.agent_policy).gap,
+            "time_indexed": False, "policy": rows(res.policy.action, res.policy.contract, payment)}
+
+
 def _print_pamdp_solution(mdp, doc: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -270,6 +292,9 @@ def _print_pamdp_solution(mdp, doc: dict) -> None:
                   f"{mdp.n_actions} actions, {mdp.n_outcomes} outcomes (method {doc['method']})")
     console.print(f"  at the initial state {doc['initial_state']}: principal value {doc['principal_value']:.6g}, "
                   f"agent value {doc['agent_value']:.6g}")
+    if "converged" in doc:
+        console.print(f"  meta-algorithm: {'converged' if doc['converged'] else '[bold red]NOT converged[/bold red]'}"
+                      f" after {doc['iterations']} iterations; SPE gap of the profile {doc['spe_gap']:.3g}")
     rows = doc["policy"][0] if doc["time_indexed"] else doc["policy"]
     shown = 20
     table = Table(title="policy" + (" at step 0" if doc["time_indexed"] else "")

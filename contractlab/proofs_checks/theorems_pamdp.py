@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ..solvers.pamdp_policy import agent_best_response, evaluate
 from ..solvers.spe import solve_spe
 from ..theory.pamdp import PrincipalAgentMDP
-from ..theory.pamdp_families import binary_game_tree, random_dag, random_discounted, random_tree
+from ..theory.pamdp_families import binary_game_tree, contractual_rl, random_dag, random_discounted, random_tree
 from .registry import Evidence, theorem
 from .spe_checks import spe_gap
 
@@ -176,3 +176,53 @@ def check_meta_exact_near_end(args) -> Evidence:
         err = np.abs(it.step.principal_value - spe.principal_value)[near]
         items.append(Evidence.equal(float(err.max(initial=0.0)), 0.0, TOL, f"iteration {it.iteration}"))
     return Evidence.combine(items)
+
+
+def _discounted_instances():
+    seeds = st.integers(0, 2**32 - 1)
+    return st.one_of(
+        st.builds(random_discounted, st.integers(1, 6), st.integers(1, 3), st.integers(1, 3),
+                  st.sampled_from([0.0, 0.5, 0.8, 0.9]), seeds),
+        st.builds(contractual_rl, st.integers(1, 4), st.integers(1, 3), st.sampled_from([0.5, 0.8]), seeds))
+
+
+@theorem("operator.contraction",
+         "For fixed agent continuation values, the principal's operator (T q)(s,a) = Σ_o O(s,a,o)(r_p(s,o) − "
+         "b*(s,a)(o) + γ E[max q(s',·)]) is a γ-contraction in the sup-norm: ||Tq − Tq'|| <= γ ||q − q'|| for "
+         "arbitrary Q tables q, q'.",
+         f"{PARL}, Section 3.2 (the meta-algorithm as a contraction on the principal's Q-function)",
+         lambda: st.tuples(_discounted_instances(), st.integers(0, 2**32 - 1)))
+def check_contraction(args) -> Evidence:
+    from ..solvers.meta_algorithm import principal_operator
+    mdp, seed = args
+    rng = np.random.default_rng(seed)
+    S, A = mdp.n_states, mdp.n_actions
+    va = rng.normal(0.0, 2.0, S)
+    q1, q2 = rng.normal(0.0, 5.0, (S, A)), rng.normal(0.0, 5.0, (S, A))
+    t1, t2 = principal_operator(mdp, q1, va), principal_operator(mdp, q2, va)
+    finite = np.isfinite(t1)
+    lhs = float(np.abs(t1 - t2)[finite].max(initial=0.0))
+    return Evidence.at_most(lhs, mdp.discount * float(np.abs(q1 - q2).max()), TOL, "||Tq − Tq'|| vs γ||q − q'||")
+
+
+@theorem("operator.fixed_point_is_spe",
+         "On discounted cyclic instances, when the meta-algorithm converges its profile is a subgame-perfect "
+         "equilibrium (SPE gap 0) and the principal's Q-table of its last step is a fixed point of the "
+         "operator whose maximum is her value of the profile. (Non-convergence is reported, counted as vacuous.)",
+         f"{PARL}, Section 3.2 (fixed point of the contraction = SPE Q-function)", _discounted_instances)
+def check_fixed_point(mdp: PrincipalAgentMDP) -> Evidence:
+    from ..solvers.meta_algorithm import meta_algorithm, principal_operator
+    res = meta_algorithm(mdp, max_iter=100)
+    if not res.converged:
+        return Evidence.vacuous("the meta-algorithm did not converge within 100 iterations")
+    last = res.iterates[-1]
+    q = last.step.principal_q
+    tq = principal_operator(mdp, q, last.agent_value)
+    finite = np.isfinite(q)
+    gap = spe_gap(mdp, res.policy, res.agent_policy).gap
+    ev = evaluate(mdp, res.policy, res.agent_policy)
+    bound = last.step.fixed_point.error_bound if last.step.fixed_point is not None else 0.0
+    return Evidence.combine([
+        Evidence.at_most(gap, 0.0, 1e-6, "SPE gap of the converged profile"),
+        Evidence.equal(float(np.abs(tq - q)[finite].max(initial=0.0)), 0.0, 1e-8 + bound, "||Tq − q||"),
+        Evidence.equal(float(np.abs(q.max(axis=1) - ev.principal_value).max()), 0.0, 1e-6, "max q = V_p")])

@@ -13,7 +13,16 @@ of the end already plays its subgame-perfect contract (the agent's continuation 
 computed against SPE contracts one iteration earlier), so the iteration reaches the SPE after
 at most ``depth`` iterations and one more confirms it: at most ``H + 1`` iterations.
 
-Discounted cyclic instances are not handled here: this module refuses them with a clear error.
+Discounted cyclic instances (``γ < 1``, no horizon): the principal's step is the fixed point of
+:func:`principal_operator` on her Q-function, ``(T q)(s, a) = Σ_o O(s,a,o)(r_p(s,o) − b*(s,a)(o)
++ γ E[max_a' q(s', a')])``, where ``b*(s, a)`` is the minimal contract implementing ``a`` on the
+agent's Q̄ built from the given agent continuation values. For fixed agent values ``T`` is a
+``γ``-contraction in the sup-norm, so it is iterated until the a-posteriori bound
+``γ/(1−γ)·||q_{k+1} − q_k||_∞`` is below a tolerance (:func:`principal_fixed_point`, which reports
+iterations and the bound). The outer alternation with the agent's best response is *not*
+known to converge in general: :func:`meta_algorithm` reports ``converged`` and stops at
+``max_iter``; when it converges, the profile can be certified with
+:func:`contractlab.proofs_checks.spe_checks.spe_gap`.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ class PrincipalStep:
     policy: ContractPolicy
     principal_value: np.ndarray      # her value of the new policy when the agent follows (S,) or (H, S)
     principal_q: np.ndarray          # value of recommending each action (−inf: not implementable)
+    fixed_point: "PrincipalFixedPoint | None" = None   # discounted cyclic instances: the certificate
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,11 +82,86 @@ class MetaAlgorithmResult:
         return float(v[self.initial_state] if v.ndim == 1 else v[0, self.initial_state])
 
 
-def _check_supported(mdp: PrincipalAgentMDP) -> None:
-    if mdp.horizon is None and not mdp.is_acyclic:
-        raise InvalidInstanceError("horizon", "this meta-algorithm runs on trees, DAGs and finite horizons; the "
-                                   "instance is cyclic without a horizon (discounted meta-algorithm: not in this "
-                                   "release)")
+#: A-posteriori error bound at which the principal's fixed-point iteration stops.
+FIXED_POINT_TOL = 1e-11
+#: Cap on the principal's fixed-point iterations (reported, never silent).
+FIXED_POINT_MAX_ITER = 1_000_000
+#: Default cap on the outer iterations for discounted cyclic instances.
+DISCOUNTED_MAX_ITER = 200
+
+
+def _cyclic(mdp: PrincipalAgentMDP) -> bool:
+    return mdp.horizon is None and not mdp.is_acyclic
+
+
+@dataclass(frozen=True, eq=False)
+class PrincipalFixedPoint:
+    """The fixed point of :func:`principal_operator` for fixed agent values, with its certificate."""
+
+    q: np.ndarray
+    iterations: int
+    error_bound: float
+    converged: bool
+
+
+def _min_pay_table(mdp: PrincipalAgentMDP, agent_value, method, backend, tie_tol) -> tuple[np.ndarray, np.ndarray]:
+    """``(R, M)``: expected principal reward ``Σ_o O r_p`` and MINPAY (``inf``: not implementable) per (s, a)."""
+    S = mdp.n_states
+    va = np.asarray(agent_value, dtype=float)
+    if va.shape != (S,):
+        raise InvalidInstanceError("agent_value", f"has shape {va.shape}, expected {(S,)}")
+    res = spe_backup(mdp, np.arange(S), np.zeros(S), va, method, backend, tie_tol)
+    R = np.einsum("sak,sk->sa", mdp.outcome_probs, mdp.principal_rewards)
+    return R, res.min_pay
+
+
+def principal_operator(mdp: PrincipalAgentMDP, q, agent_value, method: str = "auto", backend: str = "highs",
+                       tie_tol: float = TIE_TOL) -> np.ndarray:
+    """``T q`` for any principal Q-table ``q`` (S, A) given the agent's continuation values (S,).
+
+    ``(T q)(s, a) = Σ_o O(s,a,o)(r_p(s,o) + γ E[max_a' q(s', a')]) − MINPAY(s, a)``; actions that
+    cannot be implemented get ``−inf``. ``max_a' q`` ignores ``−inf`` entries. For fixed agent
+    values, ``||T q − T q'||_∞ <= γ ||q − q'||_∞`` on the finite entries.
+    """
+    _check_options(mdp, method, backend, tie_tol)
+    q = np.asarray(q, dtype=float)
+    if q.shape != (mdp.n_states, mdp.n_actions):
+        raise InvalidInstanceError("q", f"has shape {q.shape}, expected {(mdp.n_states, mdp.n_actions)}")
+    R, M = _min_pay_table(mdp, agent_value, method, backend, tie_tol)
+    return _apply(mdp, R, M, q)
+
+
+def _apply(mdp, R, M, q) -> np.ndarray:
+    from .spe import continuation
+    S = mdp.n_states
+    V = np.max(np.where(np.isfinite(q), q, -np.inf), axis=1)
+    V = np.where(np.isfinite(V), V, 0.0)
+    nxt = np.einsum("sak,sk->sa", mdp.outcome_probs, continuation(mdp, np.arange(S), V))
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(M), R + mdp.discount * nxt - np.where(np.isfinite(M), M, 0.0), -np.inf)
+
+
+def principal_fixed_point(mdp: PrincipalAgentMDP, agent_value, tol: float = FIXED_POINT_TOL,
+                          max_iter: int = FIXED_POINT_MAX_ITER, method: str = "auto", backend: str = "highs",
+                          tie_tol: float = TIE_TOL) -> PrincipalFixedPoint:
+    """Iterate :func:`principal_operator` from ``q = 0`` until ``γ/(1−γ)·||q_{k+1} − q_k||_∞ <= tol``."""
+    _check_options(mdp, method, backend, tie_tol)
+    g = mdp.discount
+    if not g < 1.0:
+        raise InvalidInstanceError("discount", "the fixed-point iteration needs a discount below 1")
+    R, M = _min_pay_table(mdp, agent_value, method, backend, tie_tol)
+    q = np.where(np.isfinite(M), 0.0, -np.inf)
+    bound = np.inf
+    for k in range(1, int(max_iter) + 1):
+        nq = _apply(mdp, R, M, q)
+        step = np.abs(np.where(np.isfinite(nq), nq - np.where(np.isfinite(q), q, 0.0), 0.0)).max(initial=0.0)
+        q = nq
+        bound = g / (1.0 - g) * step if g > 0 else 0.0
+        if bound <= tol:
+            q.setflags(write=False)
+            return PrincipalFixedPoint(q, k, float(bound), True)
+    q.setflags(write=False)
+    return PrincipalFixedPoint(q, int(max_iter), float(bound), False)
 
 
 def principal_step(mdp: PrincipalAgentMDP, agent_value: np.ndarray, method: str = "auto", backend: str = "highs",
@@ -88,10 +173,16 @@ def principal_step(mdp: PrincipalAgentMDP, agent_value: np.ndarray, method: str 
     goes backward; at every state it is :func:`~contractlab.solvers.spe.spe_backup` with the agent's
     continuation from ``agent_value`` and the principal's continuation from this pass.
     """
-    _check_supported(mdp)
     _check_options(mdp, method, backend, tie_tol)
     S, A, K = mdp.n_states, mdp.n_actions, mdp.n_outcomes
     va = np.asarray(agent_value, dtype=float)
+    if _cyclic(mdp):
+        fp = principal_fixed_point(mdp, va, method=method, backend=backend, tie_tol=tie_tol)
+        V = np.max(fp.q, axis=1)
+        res = spe_backup(mdp, np.arange(S), V, va, method, backend, tie_tol)
+        vp = np.array(res.principal_value)
+        vp.setflags(write=False)
+        return PrincipalStep(ContractPolicy(res.action, res.contract), vp, fp.q, fp)
     if mdp.horizon is not None:
         H = mdp.horizon
         if va.shape != (H, S):
@@ -116,7 +207,7 @@ def principal_step(mdp: PrincipalAgentMDP, agent_value: np.ndarray, method: str 
                                                               res.principal_q)
     for arr in (vp, q):
         arr.setflags(write=False)
-    return PrincipalStep(ContractPolicy(action, contract), vp, q)
+    return PrincipalStep(ContractPolicy(action, contract), vp, q, None)
 
 
 def _changed(a: ContractPolicy, b: ContractPolicy) -> int:
@@ -137,13 +228,15 @@ def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None
 
     Stops when an iteration leaves the contract policy unchanged (``converged=True``) or after
     ``max_iter`` iterations (default: the number of steps to the end plus one, plus one more;
-    ``converged=False`` then — it never stops silently). Every iterate is recorded.
+    for discounted cyclic instances :data:`DISCOUNTED_MAX_ITER`; ``converged=False`` then — it
+    never stops silently). Every iterate is recorded.
     """
-    _check_supported(mdp)
     _check_options(mdp, method, backend, tie_tol)
-    depth = mdp.horizon if mdp.horizon is not None else len(mdp.levels())
     if max_iter is None:
-        max_iter = depth + 2
+        if _cyclic(mdp):
+            max_iter = DISCOUNTED_MAX_ITER
+        else:
+            max_iter = (mdp.horizon if mdp.horizon is not None else len(mdp.levels())) + 2
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise InvalidInstanceError("max_iter", f"must be an integer >= 1, got {max_iter!r}")
     policy = default_initial_policy(mdp) if initial_policy is None else initial_policy
