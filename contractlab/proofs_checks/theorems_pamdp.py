@@ -201,7 +201,7 @@ def check_contraction(args) -> Evidence:
     q1, q2 = rng.normal(0.0, 5.0, (S, A)), rng.normal(0.0, 5.0, (S, A))
     t1, t2 = principal_operator(mdp, q1, va), principal_operator(mdp, q2, va)
     finite = np.isfinite(t1)
-    lhs = float(np.abs(t1 - t2)[finite].max(initial=0.0))
+    lhs = float(np.abs(t1[finite] - t2[finite]).max(initial=0.0))
     return Evidence.at_most(lhs, mdp.discount * float(np.abs(q1 - q2).max()), TOL, "||Tq − Tq'|| vs γ||q − q'||")
 
 
@@ -224,5 +224,5 @@ def check_fixed_point(mdp: PrincipalAgentMDP) -> Evidence:
     bound = last.step.fixed_point.error_bound if last.step.fixed_point is not None else 0.0
     return Evidence.combine([
         Evidence.at_most(gap, 0.0, 1e-6, "SPE gap of the converged profile"),
-        Evidence.equal(float(np.abs(tq - q)[finite].max(initial=0.0)), 0.0, 1e-8 + bound, "||Tq − q||"),
+        Evidence.equal(float(np.abs(tq[finite] - q[finite]).max(initial=0.0)), 0.0, 1e-8 + bound, "||Tq − q||"),
         Evidence.equal(float(np.abs(q.max(axis=1) - ev.principal_value).max()), 0.0, 1e-6, "max q = V_p")])
