@@ -1,7 +1,6 @@
 """The command line, run as a user would: exit codes, JSON fields, one-line errors, atomic output."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidInstanceError
+from ..solvers.pamdp_policy import check_profile_inputs
 from ..theory.pamdp import PrincipalAgentMDP
 from ..theory.validation import as_float_array
 
@@ -114,12 +115,7 @@ def _quote(label: str) -> str:
 
 
 def _check_exportable(mdp, contract_policy, other_contracts, max_nodes) -> np.ndarray | None:
-    if not isinstance(mdp, PrincipalAgentMDP):
-        raise InvalidInstanceError("mdp", f"expected a PrincipalAgentMDP, got {type(mdp).__name__}")
-    if not isinstance(contract_policy, ContractPolicy):
-        raise InvalidInstanceError("contract_policy",
-                                   f"expected a ContractPolicy, got {type(contract_policy).__name__}")
-    contract_policy.check_fits(mdp)
+    check_profile_inputs(mdp, contract_policy)
     if not mdp.deterministic:
         raise InvalidInstanceError("transitions", "EFG export needs a deterministic next_state (a game tree); "
                                                   "stochastic transitions are not supported")

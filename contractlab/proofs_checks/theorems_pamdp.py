@@ -142,16 +142,20 @@ def _steps_to_end(mdp: PrincipalAgentMDP) -> np.ndarray:
     return out
 
 
+def _meta_run(args):
+    """The meta-algorithm from a random initial policy, and the SPE to compare it with."""
+    from ..solvers.meta_algorithm import meta_algorithm
+    mdp, seed = args
+    return mdp, meta_algorithm(mdp, _random_policy(mdp, seed)), solve_spe(mdp)
+
+
 @theorem("meta.reaches_spe",
          "On trees, DAGs and finite horizons the meta-algorithm (agent best response, then the principal's "
          "optimisation given the agent) stops within depth + 1 iterations from any initial contract policy, "
          "at the subgame-perfect values of both players at every state.",
          f"{PARL}, Section 3.2, Algorithm 1 (meta-algorithm) and its finite-horizon convergence", _meta_instances)
 def check_meta_reaches_spe(args) -> Evidence:
-    from ..solvers.meta_algorithm import meta_algorithm
-    mdp, seed = args
-    res = meta_algorithm(mdp, _random_policy(mdp, seed))
-    spe = solve_spe(mdp)
+    mdp, res, spe = _meta_run(args)
     depth = int(_steps_to_end(mdp).max())
     return Evidence.combine([
         Evidence.at_most(res.iterations, depth + 1, 0.0, "iterations until the policy stops changing"),
@@ -165,10 +169,7 @@ def check_meta_reaches_spe(args) -> Evidence:
          "step t >= H − k) already has the principal's subgame-perfect value.",
          f"{PARL}, Section 3.2 (backward-induction argument for Algorithm 1)", _meta_instances)
 def check_meta_exact_near_end(args) -> Evidence:
-    from ..solvers.meta_algorithm import meta_algorithm
-    mdp, seed = args
-    res = meta_algorithm(mdp, _random_policy(mdp, seed))
-    spe = solve_spe(mdp)
+    mdp, res, spe = _meta_run(args)
     steps = _steps_to_end(mdp)
     items = []
     for it in res.iterates:

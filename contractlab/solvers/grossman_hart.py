@@ -435,7 +435,7 @@ def _newton_kkt(utility, rho, p, Ga, ga, x, max_iter: int = 30):
     ``v`` is unique (the objective is strictly convex on the support); with linearly dependent
     active rows ``λ`` is not, and the least-squares solve of the Schur complement returns one.
     """
-    k, na = x.size, Ga.shape[0]
+    na = Ga.shape[0]
     d = _derivatives(utility, rho, x)
     if d is None:
         return None

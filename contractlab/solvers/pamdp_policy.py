@@ -202,7 +202,8 @@ class AgentResponse:
 
 # --- validation --------------------------------------------------------------------------
 
-def _check_inputs(mdp, contract_policy) -> None:
+def check_profile_inputs(mdp, contract_policy) -> None:
+    """Refuse anything but a PrincipalAgentMDP and a ContractPolicy whose shapes fit it."""
     if not isinstance(mdp, PrincipalAgentMDP):
         raise InvalidInstanceError("mdp", f"expected a PrincipalAgentMDP, got {type(mdp).__name__}")
     if not isinstance(contract_policy, ContractPolicy):
@@ -358,7 +359,7 @@ def evaluate(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, agent_poli
     Raises :class:`InvalidInstanceError` (naming field and index) on shapes that do not fit or
     actions out of range.
     """
-    _check_inputs(mdp, contract_policy)
+    check_profile_inputs(mdp, contract_policy)
     pol = _check_agent_policy(mdp, agent_policy)
     if linear_solver not in LINEAR_SOLVERS:
         raise InvalidInstanceError("linear_solver", f"must be one of {LINEAR_SOLVERS}, got {linear_solver!r}")
@@ -458,7 +459,7 @@ def agent_best_response(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy,
     ``value_error_bound``), ``q`` is the agent's Q-function of that policy, and ``policy_gap``
     certifies the policy's optimality.
     """
-    _check_inputs(mdp, contract_policy)
+    check_profile_inputs(mdp, contract_policy)
     if tie_break not in TIE_BREAKS:
         raise InvalidInstanceError("tie_break", f"must be one of {TIE_BREAKS}, got {tie_break!r}")
     tol = _check_tol("tol", tol)
