@@ -1,0 +1,614 @@
+"""Exact certificates for floating-point LP answers, checked in rational arithmetic.
+
+Every float is a rational number (``Fraction(x)`` converts it exactly), so the data of a
+problem -- ``F``, ``c``, ``r``, the outside option ``U_0`` and the IC margin ``ε`` -- *is* an
+exact rational instance. :func:`certify` takes a solver's floating-point answer for that
+instance and tries to prove it right or wrong exactly:
+
+* **MIN-PAY** (:class:`~contractlab.solvers.min_pay.MinPayResult`, LP and dual in
+  :mod:`.min_pay`). Rows ``r`` are the IC rows ``a_k = F_i − F_k``, ``b_k = c_i − c_k + ε``
+  (``k != i``) and, with a participation constraint, ``a = F_i``, ``b = c_i + U_0``. From the
+  float contract we read the *basis*: the support ``J = {j : t_j > tol}`` and the active rows
+  ``{r : slack_r <= tol}``; we choose ``|J|`` linearly independent active rows ``B`` (rows
+  with the largest reported multipliers first) and solve, in Fractions,
+
+      a_B[:, J] t_J = b_B,  t_j = 0 off J          (the vertex)
+      a_B[:, J]^T y_B = F_i[J],  y_r = 0 off B     (complementary slackness: the dual)
+
+  and then check *exactly*: ``t >= 0``; ``a_r·t >= b_r`` for every row; ``y >= 0``;
+  ``Σ_r y_r a_r <= F_i`` componentwise; ``F_i·t == Σ_r y_r b_r``. All pass: the LP optimum is
+  exactly ``F_i·t`` (weak duality), verdict ``certified``. If the first choice of ``B`` fails,
+  other choices of ``|J|`` active rows are tried (at most :data:`MAX_BASES`); if none works
+  (an interior-point answer, or a misread degenerate basis), every basis ``(J, B)`` is
+  enumerated exactly (at most ``max_enumerated``) for a primal- and dual-feasible one, whose
+  value is then the exact optimum the reported payment must match.
+  Before that, the float answer itself is checked within ``tol`` (reported payment ``= F_i·t``,
+  ``t >= 0``, every IC row, the reported multipliers dual feasible, their dual objective equal
+  to the payment); a failure there, or a reported payment further than ``tol`` from a
+  certified exact optimum, is ``refuted``.
+* **Not implementable** (``implementable=False``): a Farkas certificate. The witness
+  ``λ`` (``result.witness``, else recomputed by an LP over the other actions) gives a support
+  ``S``; on ``S`` we solve ``λ·F = F_i, Σλ = 1`` exactly (a square independent subsystem of
+  it), then check exactly ``λ >= 0``, ``λ·F >= F_i`` componentwise (``==`` in the generic
+  case) and ``λ·c < c_i + ε``. Then ``y = λ`` satisfies ``y >= 0``, ``Σ_k y_k a_k <= 0`` and
+  ``Σ_k y_k b_k > 0``, so no ``t >= 0`` meets every IC row (Farkas' lemma). Caveat: the
+  binary floats of a row of ``F`` need not sum to exactly 1 (e.g. ``w / w.sum()``); then the
+  exact IC rows do not sum to 0, the exact instance can be feasible with huge payments, no
+  exact witness exists, and the verdict is ``numerically_verified`` with that reason.
+* **Optimal contract** (:class:`~contractlab.solvers.optimal.OptimalContract`): every row of
+  its table is certified as above; then ``R_a − MINPAY(a)`` of the chosen action must be
+  exactly maximal among the certified values.
+* **Best linear contract** (:class:`~contractlab.solvers.linear.LinearContractResult`): the
+  upper envelope, critical values, induced actions and the principal's utilities are
+  recomputed in Fractions and compared with the float answer.
+
+Verdicts: ``"certified"`` (exact proof; ``exact_value`` is the exact optimum),
+``"numerically_verified"`` (the float answer passes every check within ``tol`` but no exact
+proof was found -- the reason says why, e.g. a degenerate or unidentifiable basis) and
+``"refuted"`` (a named constraint or equality is violated by more than ``tol``, or exactly
+where the claim is exact). ``StackelbergResult`` is not supported yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..theory.contract_problem import ContractProblem
+
+#: Default tolerance of the float checks and of reading the basis off a float answer: an entry
+#: ``t_j > TOL`` is in the support, a row with slack ``<= TOL`` is active; float comparisons
+#: are scaled by ``max(1, |magnitude|)`` of the quantities compared.
+TOL = 1e-9
+
+#: At most this many choices of basis rows (or witness equations) are tried exactly.
+MAX_BASES = 200
+
+CERTIFIED = "certified"
+NUMERICALLY_VERIFIED = "numerically_verified"
+REFUTED = "refuted"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check: ``passed`` and a human-readable ``detail`` (values compared)."""
+
+    name: str
+    passed: bool
+    exact: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The outcome of :func:`certify`.
+
+    Attributes
+    ----------
+    verdict:
+        ``"certified"``, ``"numerically_verified"`` or ``"refuted"``.
+    exact_value:
+        The exact optimum (MIN-PAY: ``F_i·t``; optimal contract / linear contract: the
+        principal's utility) when certified, else ``None``. For a certified non-implementable
+        action it is ``None`` (there is no optimum).
+    reason:
+        One sentence: what was proved, or the first failed check and why.
+    checks:
+        Every check performed, in order (float checks have ``exact=False``).
+    exact_point:
+        The exact primal point (MIN-PAY contract ``t``; the Farkas witness ``λ``; the linear
+        share ``(α*,)``), if one was computed.
+    exact_dual:
+        The exact dual multipliers ``(λ_k for k != i in increasing order, then μ)`` of MIN-PAY.
+    parts:
+        Certificates of the parts (the rows of an optimal contract's table).
+    """
+
+    verdict: str
+    exact_value: Fraction | None
+    reason: str
+    checks: tuple[Check, ...]
+    exact_point: tuple[Fraction, ...] | None = None
+    exact_dual: tuple[Fraction, ...] | None = None
+    parts: tuple["Certificate", ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """``True`` unless refuted."""
+        return self.verdict != REFUTED
+
+
+# --------------------------------------------------------------------------- exact linear algebra
+
+def _fr(x) -> Fraction:
+    """The exact rational value of a float / int (``Fraction(float)`` is exact)."""
+    return Fraction(float(x)) if not isinstance(x, Fraction) else x
+
+
+def _frvec(v) -> list[Fraction]:
+    return [_fr(x) for x in np.asarray(v, dtype=float).ravel()]
+
+
+def _dot(a: Sequence[Fraction], b: Sequence[Fraction]) -> Fraction:
+    return sum((x * y for x, y in zip(a, b)), Fraction(0))
+
+
+def solve_square(A: list[list[Fraction]], b: list[Fraction]) -> list[Fraction] | None:
+    """Solve the square system ``A x = b`` exactly by Gaussian elimination; ``None`` if singular."""
+    k = len(A)
+    M = [list(row) + [rhs] for row, rhs in zip(A, b)]
+    for col in range(k):
+        piv = next((r for r in range(col, k) if M[r][col] != 0), None)
+        if piv is None:
+            return None
+        M[col], M[piv] = M[piv], M[col]
+        p = M[col][col]
+        for r in range(k):
+            if r != col and M[r][col] != 0:
+                f = M[r][col] / p
+                M[r] = [x - f * y for x, y in zip(M[r], M[col])]
+    return [M[r][k] / M[r][r] for r in range(k)]
+
+
+def independent_rows(rows: list[list[Fraction]], order: Iterable[int]) -> list[int]:
+    """Greedily pick, in ``order``, indices of rows that are linearly independent (exactly)."""
+    basis: list[tuple[int, list[Fraction]]] = []  # (pivot column, reduced row)
+    chosen: list[int] = []
+    for idx in order:
+        v = list(rows[idx])
+        for pc, brow in basis:
+            if v[pc] != 0:
+                f = v[pc] / brow[pc]
+                v = [x - f * y for x, y in zip(v, brow)]
+        pc = next((j for j, x in enumerate(v) if x != 0), None)
+        if pc is not None:
+            basis.append((pc, v))
+            chosen.append(idx)
+    return chosen
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+# --------------------------------------------------------------------------- MIN-PAY
+
+def _min_pay_rows(problem: ContractProblem, action: int, participation, ic_margin):
+    """Exact rows ``(a_r, b_r, name_r)`` of MIN-PAY for ``action``: IC rows, then participation."""
+    F = [_frvec(row) for row in problem.outcome_probs]
+    c = _frvec(problem.costs)
+    eps = _fr(ic_margin)
+    A, b, names = [], [], []
+    for k in range(problem.n_actions):
+        if k != action:
+            A.append([x - y for x, y in zip(F[action], F[k])])
+            b.append(c[action] - c[k] + eps)
+            names.append(f"IC[{k}]")
+    if participation is not None:
+        A.append(list(F[action]))
+        b.append(c[action] + _fr(participation))
+        names.append("participation")
+    return F, c, A, b, names
+
+
+def _float_min_pay_checks(result, problem: ContractProblem, tol: float) -> list[Check]:
+    """The float answer within ``tol``: payment = F_i·t, t >= 0, every row, dual feasibility,
+    dual objective (recomputed from the reported multipliers) = payment = reported dual value."""
+    i = result.action
+    F = problem.outcome_probs
+    t = np.asarray(result.contract, dtype=float)
+    checks = []
+    pay = float(F[i] @ t)
+    scale = max(1.0, float(np.abs(t).sum()))
+    checks.append(Check("reported payment == F_i·t", _close(pay, result.expected_payment, tol), False,
+                        f"F_i·t = {pay!r}, reported {result.expected_payment!r}"))
+    neg = np.flatnonzero(t < -tol * scale)
+    checks.append(Check("t >= 0", neg.size == 0, False,
+                        f"t[{int(neg[0])}] = {t[neg[0]]!r}" if neg.size else ""))
+    _, _, A, b, names = _min_pay_rows(problem, i, result.participation, result.ic_margin)
+    Af, bf = np.array(A, dtype=float).reshape(len(A), len(t)), np.array(b, dtype=float)
+    slack = Af @ t - bf
+    bad = [r for r in range(len(b)) if slack[r] < -tol * max(scale, abs(bf[r]), 1.0)]
+    checks.append(Check("primal rows (float)", not bad, False,
+                        f"{names[bad[0]]} violated by {-slack[bad[0]]!r}" if bad else ""))
+    if result.ic_duals is None:
+        return checks
+    y = _reported_dual(result)
+    ny = np.flatnonzero(y < -tol)
+    checks.append(Check("dual >= 0 (float)", ny.size == 0, False,
+                        f"{names[ny[0]]} multiplier {y[ny[0]]!r}" if ny.size else ""))
+    lhs = y @ Af if len(y) else np.zeros(len(t))
+    dscale = max(1.0, float(np.abs(y).sum()))
+    over = np.flatnonzero(lhs > F[i] + tol * dscale)
+    checks.append(Check("dual feasible Σ y_r a_r <= F_i (float)", over.size == 0, False,
+                        f"outcome {int(over[0])}: {lhs[over[0]]!r} > {F[i][over[0]]!r}" if over.size else ""))
+    dual = float(y @ bf)
+    checks.append(Check("dual objective == payment (float)", _close(dual, pay, tol * dscale), False,
+                        f"Σ y_r b_r = {dual!r}, F_i·t = {pay!r}"))
+    if result.dual_value is not None:
+        checks.append(Check("reported dual value == Σ y_r b_r", _close(dual, result.dual_value, tol * dscale),
+                            False, f"recomputed {dual!r}, reported {result.dual_value!r}"))
+    return checks
+
+
+def _reported_dual(result) -> np.ndarray:
+    """The reported multipliers in row order: ``λ_k`` for ``k != i``, then ``μ`` if imposed."""
+    lam = np.delete(np.asarray(result.ic_duals, dtype=float), result.action)
+    if result.participation is not None:
+        lam = np.append(lam, 0.0 if result.participation_dual is None else float(result.participation_dual))
+    return lam
+
+
+def _exact_vertex_checks(Fi, A, b, names, J, B) -> tuple[list[Check], list[Fraction], list[Fraction]] | None:
+    """Solve the basis ``(J, B)`` exactly and check primal/dual feasibility and equal objectives.
+
+    Returns ``None`` when ``a_B[:, J]`` is singular, else the exact checks, ``t`` and ``y``.
+    """
+    m, R = len(Fi), len(b)
+    M = [[A[r][j] for j in J] for r in B]
+    tJ = solve_square(M, [b[r] for r in B]) if J else []
+    yB = solve_square([list(col) for col in zip(*M)], [Fi[j] for j in J]) if J else []
+    if tJ is None or yB is None:
+        return None
+    t = [Fraction(0)] * m
+    for j, v in zip(J, tJ):
+        t[j] = v
+    y = [Fraction(0)] * R
+    for r, v in zip(B, yB):
+        y[r] = v
+    checks = []
+    neg = [j for j in range(m) if t[j] < 0]
+    checks.append(Check("t >= 0", not neg, True, f"t[{neg[0]}] = {t[neg[0]]}" if neg else ""))
+    bad = [r for r in range(R) if _dot(A[r], t) < b[r]]
+    checks.append(Check("primal rows a_r·t >= b_r", not bad, True,
+                        f"{names[bad[0]]}: {_dot(A[bad[0]], t)} < {b[bad[0]]}" if bad else ""))
+    ny = [r for r in range(R) if y[r] < 0]
+    checks.append(Check("dual y >= 0", not ny, True, f"{names[ny[0]]} multiplier {y[ny[0]]}" if ny else ""))
+    lhs = [sum((y[r] * A[r][j] for r in range(R)), Fraction(0)) for j in range(m)]
+    over = [j for j in range(m) if lhs[j] > Fi[j]]
+    checks.append(Check("dual feasible Σ y_r a_r <= F_i", not over, True,
+                        f"outcome {over[0]}: {lhs[over[0]]} > {Fi[over[0]]}" if over else ""))
+    pv, dv = _dot(Fi, t), _dot(y, b)
+    checks.append(Check("F_i·t == Σ y_r b_r", pv == dv, True, f"{pv} vs {dv}"))
+    return checks, t, y
+
+
+def _candidate_bases(A, J, active, order, limit):
+    """Row sets ``B`` of size ``|J|`` from the active rows: the greedy choice first, then others."""
+    rows = [[A[r][j] for j in J] for r in range(len(A))]
+    first = independent_rows(rows, order)
+    if len(first) == len(J):
+        yield tuple(first)
+    for n_tried, combo in enumerate(combinations(active, len(J))):
+        if n_tried >= limit:
+            return
+        if tuple(combo) != tuple(first):
+            yield combo
+
+
+def _all_bases(m: int, R: int, limit: int):
+    """Every basis ``(J, B)`` with ``|J| = |B| = k`` for ``k = 0, 1, ...`` (at most ``limit`` of them)."""
+    count = 0
+    for k in range(min(m, R) + 1):
+        for J in combinations(range(m), k):
+            for B in combinations(range(R), k):
+                if count >= limit:
+                    return
+                count += 1
+                yield list(J), list(B)
+
+
+def _certified_min_pay(result, checks, ex_checks, t_ex, y_ex, Fi, how: str, tol: float) -> Certificate:
+    """The certificate once an exact primal-dual optimal pair is found: compare the reported payment."""
+    value = _dot(Fi, t_ex)
+    agree = Check("reported payment == exact optimum", _close(float(value), result.expected_payment, tol),
+                  False, f"exact {value} ≈ {float(value)!r}, reported {result.expected_payment!r}")
+    all_checks = tuple(checks + ex_checks + [agree])
+    if not agree.passed:
+        return Certificate(REFUTED, value, f"the exact optimum is {value} but {agree.detail}", all_checks,
+                           tuple(t_ex), tuple(y_ex))
+    return Certificate(CERTIFIED, value, f"{how}: primal and dual feasible, objectives equal {value}", all_checks,
+                       tuple(t_ex), tuple(y_ex))
+
+
+def certify_min_pay(result, problem: ContractProblem, tol: float = TOL,
+                    max_enumerated: int = 2000) -> Certificate:
+    """Certify a :class:`~contractlab.solvers.min_pay.MinPayResult` exactly (see module docstring).
+
+    If no basis read off the reported point certifies (e.g. an interior-point answer), up to
+    ``max_enumerated`` bases ``(J, B)`` are enumerated exactly; a primal- and dual-feasible one
+    proves the exact optimum, which the reported payment must then match within ``tol``.
+    """
+    if not result.implementable:
+        return certify_not_implementable(result, problem, tol)
+    if result.contract is None:
+        return Certificate(REFUTED, None, "implementable=True but no contract reported", ())
+    checks = _float_min_pay_checks(result, problem, tol)
+    failed = [ch for ch in checks if not ch.passed]
+    if failed:
+        return Certificate(REFUTED, None, f"float check failed: {failed[0].name} ({failed[0].detail})", tuple(checks))
+    i = result.action
+    F, c, A, b, names = _min_pay_rows(problem, i, result.participation, result.ic_margin)
+    Fi = F[i]
+    t = np.asarray(result.contract, dtype=float)
+    scale = max(1.0, float(np.abs(t).sum()))
+    J = [j for j in range(len(t)) if t[j] > tol * scale]
+    Af = np.array(A, dtype=float).reshape(len(A), len(t))
+    slack = Af @ t - np.array(b, dtype=float)
+    active = [r for r in range(len(b)) if slack[r] <= tol * max(scale, 1.0)]
+    y_rep = _reported_dual(result) if result.ic_duals is not None else np.zeros(len(b))
+    order = sorted(active, key=lambda r: (-y_rep[r], r))
+    last_fail = None
+    if len(active) < len(J):
+        last_fail = f"not a vertex: {len(active)} active rows for a support of size {len(J)}"
+    else:
+        for B in _candidate_bases(A, J, active, order, MAX_BASES):
+            got = _exact_vertex_checks(Fi, A, b, names, J, list(B))
+            if got is None:
+                continue
+            ex_checks, t_ex, y_ex = got
+            bad = [ch for ch in ex_checks if not ch.passed]
+            if bad:
+                last_fail = f"basis {[names[r] for r in B]} on support {J}: {bad[0].name} fails ({bad[0].detail})"
+                continue
+            return _certified_min_pay(result, checks, ex_checks, t_ex, y_ex, Fi,
+                                      f"exact vertex on support {J} with basis rows {[names[r] for r in B]}", tol)
+        if last_fail is None:
+            last_fail = (f"degenerate basis: the {len(active)} active rows have rank < support size {len(J)}")
+    # The reported point's basis failed (an interior point, or a degenerate / misread basis):
+    # search every basis exactly (small problems) for a primal and dual feasible one.
+    for J2, B2 in _all_bases(len(t), len(b), max_enumerated):
+        got = _exact_vertex_checks(Fi, A, b, names, J2, B2)
+        if got is not None and all(ch.passed for ch in got[0]):
+            return _certified_min_pay(result, checks, got[0], got[1], got[2], Fi,
+                                      f"reported point's basis not certifiable ({last_fail}); exact optimal "
+                                      f"vertex found by enumeration on support {J2}, rows {[names[r] for r in B2]}",
+                                      tol)
+    return Certificate(NUMERICALLY_VERIFIED, None,
+                       f"float answer passes within tol={tol:g}, no exact certificate: {last_fail}", tuple(checks))
+
+
+# --------------------------------------------------------------------------- infeasibility (Farkas)
+
+def _float_witness(problem: ContractProblem, action: int) -> np.ndarray | None:
+    """A cheapest convex combination of the *other* actions with ``λ·F = F_i`` (``scipy`` LP)."""
+    from scipy.optimize import linprog
+    n = problem.n_actions
+    others = [k for k in range(n) if k != action]
+    if not others:
+        return None
+    F = problem.outcome_probs
+    A_eq = np.vstack([F[others].T, np.ones((1, len(others)))])
+    b_eq = np.append(F[action], 1.0)
+    res = linprog(problem.costs[others], A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
+    if res.status != 0:
+        return None
+    w = np.zeros(n)
+    w[others] = np.clip(res.x, 0.0, None)
+    return w
+
+
+def certify_not_implementable(result, problem: ContractProblem, tol: float = TOL) -> Certificate:
+    """Certify ``implementable=False`` with an exact Farkas witness (see module docstring).
+
+    Checked exactly: ``λ >= 0``, ``λ_i = 0``, ``Σλ = 1``, ``λ·F >= F_i`` componentwise and
+    ``λ·c < c_i + ε``. (With a participation constraint the same ``λ`` on the IC rows and 0
+    on the participation row is a Farkas certificate.) The reported witness is tried first,
+    then a basic one recomputed by a simplex LP. If neither gives an exact certificate, the
+    reported witness is checked in floats within ``tol``.
+    """
+    i = result.action
+    eps = _fr(result.ic_margin)
+    F = [_frvec(row) for row in problem.outcome_probs]
+    c = _frvec(problem.costs)
+    witnesses = [w for w in (result.witness, _float_witness(problem, i)) if w is not None]
+    if not witnesses:
+        return Certificate(NUMERICALLY_VERIFIED, None, "no witness combination available to certify infeasibility", ())
+    last_fail = "no nonsingular subsystem on the witness support"
+    for w in witnesses:
+        got = _exact_witness(np.asarray(w, dtype=float), F, c, i, eps, tol)
+        if isinstance(got, Certificate):
+            return got
+        last_fail = got
+    sums = [sum(row, Fraction(0)) for row in F]
+    if any(s != 1 for s in sums):
+        last_fail += ("; note: some rows of F do not sum to 1 exactly in binary floating point, so the exact "
+                      "instance may differ from the intended one (IC rows need not sum to 0)")
+    w = np.asarray(witnesses[0], dtype=float)
+    lam_f = w.copy()
+    lam_f[i] = 0.0
+    fl = [Check("λ >= 0 (float)", bool((lam_f >= -tol).all()), False),
+          Check("λ·F == F_i (float)", bool(np.allclose(lam_f @ problem.outcome_probs, problem.outcome_probs[i],
+                                                          rtol=0, atol=tol * 10)), False),
+          Check("λ·c < c_i + ε (float)", float(lam_f @ problem.costs) < float(problem.costs[i]) + result.ic_margin,
+                False, f"{float(lam_f @ problem.costs)!r} vs {float(problem.costs[i]) + result.ic_margin!r}")]
+    bad = [ch for ch in fl if not ch.passed]
+    if bad:
+        return Certificate(REFUTED, None, f"claimed witness fails: {bad[0].name} {bad[0].detail}", tuple(fl))
+    return Certificate(NUMERICALLY_VERIFIED, None, f"witness passes within tol={tol:g}; exact: {last_fail}", tuple(fl))
+
+
+def _exact_witness(w, F, c, i, eps, tol) -> "Certificate | str":
+    """Re-solve ``λ·F = F_i, Σλ = 1`` exactly on the support of ``w`` and run :func:`_farkas_checks`.
+
+    Returns a certified :class:`Certificate`, or a string saying why no exact witness was found.
+    """
+    n, m = len(F), len(F[i])
+    S = [k for k in range(n) if k != i and w[k] > tol]
+    # Equations on the support: row 0 is Σλ = 1, row 1 + j is (λ·F)_j = F_ij.
+    eqs = [[Fraction(1)] * len(S)] + [[F[k][j] for k in S] for j in range(m)]
+    rhs = [Fraction(1)] + list(F[i])
+    first = independent_rows(eqs, range(len(eqs)))
+    if not S or len(first) < len(S):
+        return "no nonsingular subsystem on the witness support"
+    last_fail = ""
+    tried = [tuple(first)] + [cmb for cmb in combinations(range(len(eqs)), len(S)) if cmb != tuple(first)]
+    for E in tried[:MAX_BASES]:
+        lamS = solve_square([eqs[e] for e in E], [rhs[e] for e in E])
+        if lamS is None:
+            continue
+        lam = [Fraction(0)] * n
+        for k, v in zip(S, lamS):
+            lam[k] = v
+        checks = _farkas_checks(lam, F, c, i, eps)
+        bad = [ch for ch in checks if not ch.passed]
+        if not bad:
+            cost = _dot(lam, c)
+            return Certificate(CERTIFIED, None,
+                               f"action {i} is not implementable: λ on {S} has λ·F >= F_i ({checks[2].detail}), "
+                               f"λ·c = {cost} < c_i + ε = {c[i] + eps} (Farkas)", tuple(checks), tuple(lam))
+        last_fail = last_fail or f"{bad[0].name} fails ({bad[0].detail})"  # report the first choice's failure
+    return last_fail or "every subsystem on the witness support is singular"
+
+
+def _farkas_checks(lam, F, c, i, eps) -> list[Check]:
+    """Exact checks on a witness ``λ`` for action ``i``."""
+    m = len(F[i])
+    lamF = [sum((lam[k] * F[k][j] for k in range(len(F))), Fraction(0)) for j in range(m)]
+    neg = [k for k, v in enumerate(lam) if v < 0]
+    short = [j for j in range(m) if lamF[j] < F[i][j]]
+    cost = _dot(lam, c)
+    return [Check("λ >= 0", not neg, True, f"λ[{neg[0]}] = {lam[neg[0]]}" if neg else ""),
+            Check("λ_i == 0 and Σλ == 1", lam[i] == 0 and sum(lam) == 1, True, f"Σλ = {sum(lam)}"),
+            Check("λ·F >= F_i (== in the generic case)", not short, True,
+                  f"outcome {short[0]}: {lamF[short[0]]} < {F[i][short[0]]}" if short else
+                  ("equal" if lamF == F[i] else "componentwise >=")),
+            Check("λ·c < c_i + ε", cost < c[i] + eps, True, f"{cost} vs {c[i] + eps}")]
+
+
+# --------------------------------------------------------------------------- optimal contract
+
+def certify_optimal(result, problem: ContractProblem, tol: float = TOL) -> Certificate:
+    """Certify an :class:`~contractlab.solvers.optimal.OptimalContract`.
+
+    Every table row is certified with :func:`certify_min_pay`. Exactly checked: the chosen
+    action's ``R_a − MINPAY(a)`` (``R_a = F_a·r``) is ``>=`` every certified row's value; if it
+    is beaten by more than ``tol`` the answer is refuted, by less (a tie the solver resolved
+    within its tolerance) it is only numerically verified.
+    """
+    parts = tuple(certify_min_pay(row, problem, tol) for row in result.table)
+    checks: list[Check] = []
+    refuted = [(k, p) for k, p in enumerate(parts) if p.verdict == REFUTED]
+    if refuted:
+        k, p = refuted[0]
+        return Certificate(REFUTED, None, f"table row {k}: {p.reason}", (), parts=parts)
+    r = _frvec(problem.rewards)
+    F = [_frvec(row) for row in problem.outcome_probs]
+    util = {k: _dot(F[k], r) - p.exact_value for k, p in enumerate(parts)
+            if p.verdict == CERTIFIED and p.exact_value is not None}
+    a = result.action
+    if a < 0:
+        ok = all(not row.implementable for row in result.table)
+        verdict = CERTIFIED if ok and all(p.verdict == CERTIFIED for p in parts) else NUMERICALLY_VERIFIED
+        return Certificate(verdict if ok else REFUTED, None, "no action is implementable" if ok else
+                           "action -1 reported but some action is implementable", (), parts=parts)
+    if a not in util:
+        return Certificate(NUMERICALLY_VERIFIED, None, f"the chosen action {a} has no exact certificate: "
+                           f"{parts[a].reason}", (), parts=parts)
+    best_k = max(util, key=lambda k: (util[k], -k))
+    u_a = util[a]
+    checks.append(Check("principal utility == R_a − MINPAY(a)", _close(float(u_a), result.principal_utility, tol),
+                        False, f"exact {u_a}, reported {result.principal_utility!r}"))
+    checks.append(Check("R_a − MINPAY(a) maximal among certified rows", u_a >= util[best_k], True,
+                        f"action {best_k}: {util[best_k]} vs action {a}: {u_a}"))
+    uncertified = [k for k, p in enumerate(parts) if p.verdict != CERTIFIED]
+    if not checks[0].passed:
+        return Certificate(REFUTED, u_a, f"reported utility is wrong: {checks[0].detail}", tuple(checks), parts=parts)
+    if not checks[1].passed:
+        if float(util[best_k] - u_a) > tol:
+            return Certificate(REFUTED, u_a, f"not optimal: {checks[1].detail}", tuple(checks), parts=parts)
+        return Certificate(NUMERICALLY_VERIFIED, u_a, f"tie within tol={tol:g}: {checks[1].detail}",
+                           tuple(checks), parts=parts)
+    if uncertified:
+        return Certificate(NUMERICALLY_VERIFIED, u_a, f"rows {uncertified} only numerically verified",
+                           tuple(checks), parts=parts)
+    return Certificate(CERTIFIED, u_a, f"every row certified; action {a} attains the exact optimum {u_a}",
+                       tuple(checks), (Fraction(a),), parts=parts)
+
+
+# --------------------------------------------------------------------------- linear contracts
+
+def exact_linear_envelope(R: list[Fraction], c: list[Fraction]) -> tuple[list[Fraction], list[int]]:
+    """Critical values in ``[0, 1]`` and induced actions of the exact upper envelope of ``α R_k − c_k``.
+
+    At ``α = 0`` the agent takes a cheapest action, ties to the highest ``R`` then lowest index;
+    at each critical value it switches to the line that overtakes first, ties to the highest
+    ``R`` then lowest index (the principal's favour for ``α <= 1``). ``O(n^2)``, exact.
+    """
+    n = len(R)
+    a = min(range(n), key=lambda k: (c[k], -R[k], k))
+    alphas, acts = [Fraction(0)], [a]
+    while True:
+        cands = [((c[k] - c[a]) / (R[k] - R[a]), -R[k], k) for k in range(n) if R[k] > R[a]]
+        if not cands:
+            break
+        x, _, k = min(cands)
+        if x > 1:
+            break
+        alphas.append(x)
+        acts.append(k)
+        a = k
+    return alphas, acts
+
+
+def certify_linear(result, problem: ContractProblem, tol: float = TOL) -> Certificate:
+    """Certify a :class:`~contractlab.solvers.linear.LinearContractResult`.
+
+    The envelope is recomputed exactly (:func:`exact_linear_envelope`) and compared with the
+    float answer: the critical values within ``tol``, the induced actions and the chosen action
+    exactly, ``α*`` and the principal's utility ``(1 − α*) R_a`` within ``tol``. A mismatch of
+    the actions alone, with the principal's utility still within ``tol`` of the exact optimum,
+    is a near-tie: numerically verified. A utility off by more than ``tol``: refuted.
+    """
+    R = [_dot(row, _frvec(problem.rewards)) for row in (_frvec(f) for f in problem.outcome_probs)]
+    c = _frvec(problem.costs)
+    alphas, acts = exact_linear_envelope(R, c)
+    utils = [(1 - x) * R[k] for x, k in zip(alphas, acts)]
+    best = max(range(len(utils)), key=lambda q: (utils[q], -q))
+    alpha, a, u = alphas[best], acts[best], utils[best]
+    rep_cv = np.asarray(result.critical_values, dtype=float)
+    checks = [
+        Check("principal utility == exact optimum", _close(float(u), result.principal_utility, tol), False,
+              f"exact {u} ≈ {float(u)!r}, reported {result.principal_utility!r}"),
+        Check("α* == exact α*", _close(float(alpha), result.alpha, tol), False,
+              f"exact {alpha}, reported {result.alpha!r}"),
+        Check("induced action == exact", a == result.action, True, f"exact {a}, reported {result.action}"),
+        Check("critical values == exact", len(rep_cv) == len(alphas) and all(
+            _close(float(x), y, tol) for x, y in zip(alphas, rep_cv)), False,
+            f"exact {[str(x) for x in alphas]}, reported {rep_cv.tolist()}"),
+        Check("induced actions == exact", list(np.asarray(result.induced_actions).tolist()) == acts, True,
+              f"exact {acts}, reported {np.asarray(result.induced_actions).tolist()}"),
+    ]
+    if not checks[0].passed:
+        return Certificate(REFUTED, u, f"{checks[0].name} fails: {checks[0].detail}", tuple(checks), (alpha,))
+    bad = [ch for ch in checks if not ch.passed]
+    if bad:
+        return Certificate(NUMERICALLY_VERIFIED, u, f"utility within tol={tol:g} but {bad[0].name} fails "
+                           f"(near-tie): {bad[0].detail}", tuple(checks), (alpha,))
+    return Certificate(CERTIFIED, u, f"exact envelope agrees: α* = {alpha}, action {a}, utility {u}",
+                       tuple(checks), (alpha,))
+
+
+# --------------------------------------------------------------------------- dispatch
+
+def certify(result, problem: ContractProblem, tol: float = TOL) -> Certificate:
+    """Check a solver's floating-point answer exactly in rational arithmetic.
+
+    Supports :class:`MinPayResult`, :class:`OptimalContract` and :class:`LinearContractResult`
+    (see the module docstring for exactly what is checked). ``tol`` (default :data:`TOL`) is
+    used for the float checks and to read the basis off the float answer.
+    """
+    from .linear import LinearContractResult
+    from .min_pay import MinPayResult
+    from .optimal import OptimalContract
+    if isinstance(result, MinPayResult):
+        return certify_min_pay(result, problem, tol)
+    if isinstance(result, OptimalContract):
+        return certify_optimal(result, problem, tol)
+    if isinstance(result, LinearContractResult):
+        return certify_linear(result, problem, tol)
+    raise TypeError(f"certify: unsupported result type {type(result).__name__}")
