@@ -130,3 +130,13 @@ def test_solve_discounted_cyclic_pamdp_reports_convergence_and_spe_gap(tmp_path)
     doc = json.loads(out.stdout)
     assert doc["method"] == "meta_algorithm" and doc["converged"] is True
     assert doc["spe_gap"] <= 1e-9 and len(doc["policy"]) == 4
+
+
+def test_solve_certify_reports_exact_verdicts():
+    out = run("solve", str(EXAMPLES / "success_failure.json"), "--json", "--certify")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    cert = doc["optimal"]["certificate"]
+    assert cert["verdict"] == "certified" and cert["exact_value"] == "3/2"
+    assert [r["certificate"]["verdict"] for r in doc["min_pay"]] == ["certified", "certified"]
+    assert doc["linear"]["certificate"]["verdict"] == "certified"

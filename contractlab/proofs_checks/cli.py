@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="a JSON file of kind contract_problem or bimatrix_game")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.add_argument("--backend", choices=("highs", "cvxpy"), default="highs")
+    s.add_argument("--certify", action="store_true",
+                   help="check the answers exactly in rational arithmetic (contract problems; see docs/certificates.md)")
     g = sub.add_parser("generate", help="write a random instance of a family to a file")
     g.add_argument("family", help="binary_tree | random_tree | random_dag | random_discounted | contractual_rl")
     g.add_argument("--depth", type=int, help="tree depth (binary_tree, random_tree)")
@@ -174,8 +176,14 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def solve_document(problem, backend: str = "highs") -> dict:
-    """The JSON-ready answer of ``contractlab solve`` for a contract problem."""
+def _certificate_json(cert) -> dict:
+    value = cert.exact_value
+    return {"verdict": cert.verdict, "exact_value": None if value is None else str(value), "reason": cert.reason}
+
+
+def solve_document(problem, backend: str = "highs", certify: bool = False) -> dict:
+    """The JSON-ready answer of ``contractlab solve`` for a contract problem (with exact
+    certificates of every answer when ``certify``)."""
     from ..solvers.linear import best_linear_contract
     from ..solvers.optimal import first_best, optimal_contract
 
@@ -203,6 +211,14 @@ def solve_document(problem, backend: str = "highs") -> dict:
     else:
         doc["linear"] = None
         doc["linear_note"] = "linear contracts need non-negative rewards (limited liability)"
+    if certify:
+        from ..solvers.certify import certify as certify_result
+        cert = certify_result(opt, problem)
+        doc["optimal"]["certificate"] = _certificate_json(cert)
+        for row, part in zip(doc["min_pay"], cert.parts):
+            row["certificate"] = _certificate_json(part)
+        if doc["linear"] is not None:
+            doc["linear"]["certificate"] = _certificate_json(certify_result(lin, problem))
     return doc
 
 
@@ -212,7 +228,7 @@ def _solve(args) -> int:
     obj = fileio.load(args.file)
     kind = fileio.to_dict(obj)["kind"]
     if kind == "contract_problem":
-        doc = solve_document(obj, args.backend)
+        doc = solve_document(obj, args.backend, certify=args.certify)
         if args.json:
             sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
         else:
@@ -325,15 +341,25 @@ def _print_contract_solution(problem, doc: dict) -> None:
     else:
         console.print(f"[bold]Best linear contract[/bold]: none ({doc['linear_note']})")
     console.print(f"[bold]First best[/bold]: action {fb['action_name']}, welfare (FB) {fb['welfare']:.6g}")
+    if "certificate" in o:
+        c = o["certificate"]
+        console.print(f"[bold]Certificate[/bold] of the optimal contract: {c['verdict']}"
+                      + (f", OPT = {c['exact_value']} exactly" if c["exact_value"] else "") + f" — {c['reason']}")
+        if lin is not None:
+            console.print(f"[bold]Certificate[/bold] of the best linear contract: {lin['certificate']['verdict']}"
+                          f" — {lin['certificate']['reason']}")
     table = Table(title="MIN-PAY per action")
-    for col in ("action", "implementable", "min expected payment", "principal utility", "contract"):
+    certified = "certificate" in doc["min_pay"][0]
+    for col in ("action", "implementable", "min expected payment", "principal utility", "contract") + \
+            (("certificate",) if certified else ()):
         table.add_column(col)
     for row in doc["min_pay"]:
         imp = row["implementable"]
         table.add_row(row["action_name"], "yes" if imp else "no",
                       f"{row['expected_payment']:.6g}" if imp else "—",
                       f"{row['principal_utility']:.6g}" if imp else "—",
-                      _fmt(row["contract"]) if imp else f"witness {_fmt(row['witness'])}" if row["witness"] else "—")
+                      _fmt(row["contract"]) if imp else f"witness {_fmt(row['witness'])}" if row["witness"] else "—",
+                      *((row["certificate"]["verdict"],) if certified else ()))
     console.print(table)
 
 
