@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 
 from contractlab import ContractProblem
 from contractlab.proofs_checks.strategies_hostile import hostile_cases, problem_repr
@@ -40,8 +40,9 @@ CLEAN = ("optimal", "infeasible")
 BACKENDS = ("highs", "cvxpy")
 
 HOSTILE = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-#: For the properties known to fail: fixed draws, so that ``xfail(strict=True)`` is deterministic.
-PINNED = settings(HOSTILE, derandomize=True, database=None)
+#: For the property known to fail: fixed draws (so that ``xfail(strict=True)`` is deterministic)
+#: and no shrinking (shrinking a failure through the cvxpy backend costs minutes).
+PINNED = settings(HOSTILE, derandomize=True, database=None, phases=(Phase.explicit, Phase.generate))
 
 
 def _scale(p: ContractProblem, t: np.ndarray | None = None) -> float:
@@ -264,30 +265,32 @@ def _agree_or_visible(p: ContractProblem) -> None:
     "HiGHS and cvxpy give different clean verdicts / payments on hostile instances: HiGHS drops "
     "constraint coefficients below 1e-9 (probability differences of 1e-12) and calls implementable "
     "actions infeasible; cvxpy/Clarabel reports 'optimal' for payments far above the optimum at 1e9 scale"))
-@PINNED
-@given(case=hostile_cases())
-def test_backends_agree_or_status_says_so(case):
-    _agree_or_visible(case[1])
+def test_backends_agree_or_status_says_so():
+    # The draws are collected rather than asserted inside hypothesis, so that every disagreement
+    # among the pinned draws is reported at once and hypothesis writes no patch file for them.
+    found: list[str] = []
+
+    @PINNED
+    @given(case=hostile_cases())
+    # Disagreements found by earlier (300-example) runs; the 30 pinned draws may or may not hit one.
+    @example(case=("shrunk: cvxpy says infeasible", ContractProblem(
+        [[0.0, 0.0, 8 / 9, 1 / 9], [0.0, 0.0, 0.8, 0.2]], [0.0, 1e9], [0.0] * 4)))
+    @example(case=("duplicate(of 0), column 0 tiny", ContractProblem(
+        [[9.999999999990001e-13, 0.4999999999995, 0.4999999999995],
+         [1.4999999999977502e-12, 0.49999999999925004, 0.49999999999925004],
+         [9.999999999990001e-13, 0.4999999999995, 0.4999999999995]], [0.002, 0.003, 0.002], [2.0, 0.0, 1.0])))
+    def collect(case):
+        try:
+            _agree_or_visible(case[1])
+        except AssertionError as exc:
+            found.append(f"[{case[0]}] {exc}")
+
+    collect()
+    assert not found, f"{len(found)} disagreements, first: {found[0]}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "min_pay_all and is_implementable disagree on the same backend: is_implementable uses a relative "
-    "tolerance 1e-9*max(1,|c_i|) (and returns implementable=True when HiGHS calls its always-feasible "
-    "LP 'infeasible'), MIN-PAY an absolute 1e-10 one; a non-implementable MinPayResult then has witness=None"))
-@PINNED
-@given(case=hostile_cases())
-def test_min_pay_and_is_implementable_agree(case):
-    label, p = case
-    for backend in BACKENDS:
-        for res in min_pay_all(p, backend=backend):
-            imp = is_implementable(p, res.action, backend=backend)
-            if res.status in CLEAN and imp.status == "optimal":
-                assert res.implementable == imp.implementable, (backend, res.action, problem_repr(p))
-                if not res.implementable:
-                    assert res.witness is not None, (backend, res.action, problem_repr(p))
-
-
-# Minimal reproducers of the bugs behind the two xfails above.
+# Minimal reproducers of the bugs behind the xfail above, and of the same-backend inconsistency
+# between min_pay_all and is_implementable (found with 300 hostile draws; too rare to pin in 30).
 
 @pytest.mark.xfail(strict=True, reason=(
     "HiGHS backend: the implementability LP (feasible by construction, lambda = e_i) is reported "
@@ -344,3 +347,14 @@ def test_cvxpy_min_pay_suboptimal_at_1e9_costs():
     assert min_pay_all(p, backend="highs")[0].expected_payment == pytest.approx(2.998e9, rel=1e-9)
     res = min_pay_all(p, backend="cvxpy")[0]
     assert res.status != "optimal" or res.expected_payment == pytest.approx(2.998e9, rel=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "cvxpy backend: MIN-PAY of action 1 with F = [[0,0,8/9,1/9],[0,0,0.8,0.2]], c = [0, 1e9] is reported "
+    "'infeasible' (a clean verdict) although t = (0,0,0,1.125e10) implements it (HiGHS: payment 2.25e9); "
+    "without the two all-zero outcome columns cvxpy says 'error' instead"))
+def test_cvxpy_min_pay_false_infeasible_at_1e9_cost():
+    p = ContractProblem([[0.0, 0.0, 8 / 9, 1 / 9], [0.0, 0.0, 0.8, 0.2]], [0.0, 1e9], [0.0, 0.0, 0.0, 0.0])
+    assert min_pay_all(p, backend="highs")[1].expected_payment == pytest.approx(2.25e9, rel=1e-9)
+    res = min_pay_all(p, backend="cvxpy")[1]
+    assert res.status != "infeasible"

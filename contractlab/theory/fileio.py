@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +22,9 @@ import numpy as np
 
 from .contract_problem import ContractProblem
 from .errors import InvalidFileError, InvalidInstanceError
+
+#: What reading a damaged ``.npz`` can raise (a file that is not a zip, a corrupt member, ...).
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,12 @@ def require_fields(data: dict, required: tuple[str, ...], allowed: set[str]) -> 
             raise InvalidFileError(name, "required field is missing")
     for name in data:
         if name not in allowed:
-            raise InvalidFileError(name, f"unknown field (allowed: {', '.join(sorted(allowed))})")
+            raise InvalidFileError(_printable(name), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def _printable(name: str) -> str:
+    """A field name from the file as it can go into a one-line message (quoted if it has control characters)."""
+    return name if name.isprintable() else repr(name)
 
 
 def from_dict(data: Any, expect: str | None = None) -> Any:
@@ -103,6 +113,10 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a finite number")
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _resolve_npz(data: Any, json_path: Path | None) -> Any:
     """Replace every top-level ``{"npz": key}`` field by the array stored in the sibling ``.npz``."""
     if not isinstance(data, dict):
@@ -111,24 +125,26 @@ def _resolve_npz(data: Any, json_path: Path | None) -> Any:
     if not refs:
         return data
     if json_path is None:
-        raise InvalidFileError(next(iter(refs)), "refers to a .npz sibling, but the document was not read from a file")
+        raise InvalidFileError(_printable(next(iter(refs))),
+                               "refers to a .npz sibling, but the document was not read from a file")
     npz = json_path.with_suffix(".npz")
     try:
         archive = np.load(npz, allow_pickle=False)
     except FileNotFoundError:
-        raise InvalidFileError(next(iter(refs)), f"refers to {npz.name!r}, which does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise InvalidFileError(next(iter(refs)), f"cannot read {npz.name!r}: {exc}") from None
+        raise InvalidFileError(_printable(next(iter(refs))), f"refers to {npz.name!r}, which does not exist") from None
+    except _NPZ_ERRORS as exc:
+        raise InvalidFileError(_printable(next(iter(refs))), f"cannot read {npz.name!r}: {_one_line(exc)}") from None
     out = dict(data)
     with archive:
         for field, ref in refs.items():
             key = ref["npz"]
             if not isinstance(key, str) or key not in archive.files:
-                raise InvalidFileError(field, f"key {key!r} is not in {npz.name!r}")
+                raise InvalidFileError(_printable(field), f"key {key!r} is not in {npz.name!r}")
             try:
                 out[field] = archive[key]
-            except (OSError, ValueError) as exc:  # e.g. an object array, which would need pickle
-                raise InvalidFileError(field, f"cannot read {key!r} from {npz.name!r}: {exc}") from None
+            except _NPZ_ERRORS as exc:  # e.g. an object array, which would need pickle
+                raise InvalidFileError(_printable(field),
+                                       f"cannot read {key!r} from {npz.name!r}: {_one_line(exc)}") from None
     return out
 
 
@@ -200,27 +216,41 @@ def save(obj: Any, path: str | os.PathLike, npz_threshold: int | None = None) ->
     """Save a model object (or a JSON-ready dict) to ``path`` atomically.
 
     With ``npz_threshold``, every array field with at least that many entries is written to
-    the sibling ``.npz`` (compressed, written first and atomically) and referenced from the JSON.
+    the sibling ``.npz`` (compressed) and referenced from the JSON. Both files are first written
+    to temporaries; the ``.npz`` is renamed into place just before the JSON, and removed again
+    if the JSON cannot be put in place (so a failed save leaves no new ``.npz`` behind).
     """
     path = Path(path)
     data = to_dict(obj) if not isinstance(obj, dict) else dict(obj)
+    big = {}
     if npz_threshold is not None:
         big = {k: np.asarray(v) for k, v in data.items()
                if isinstance(v, list) and np.asarray(v).dtype.kind in "iuf" and np.asarray(v).size >= npz_threshold}
-        if big:
-            npz = path.with_suffix(".npz")
-            fd, tmp = tempfile.mkstemp(prefix=f".{npz.name}.", suffix=".tmp.npz", dir=npz.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez_compressed(fh, **big)
-                os.chmod(tmp, _default_mode())
-                os.replace(tmp, npz)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-            data.update({k: {"npz": k} for k in big})
-    write_text_atomic(path, dumps(data))
+    if not big:
+        write_text_atomic(path, dumps(data))
+        return
+    npz = path.with_suffix(".npz")
+    data.update({k: {"npz": k} for k in big})
+    text = dumps(data)
+    fd, tmp = tempfile.mkstemp(prefix=f".{npz.name}.", suffix=".tmp.npz", dir=npz.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **big)
+        os.chmod(tmp, _default_mode())
+        if path.is_dir():  # fail before touching the .npz (os.replace would fail on the JSON below)
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        npz_existed = npz.exists()
+        os.replace(tmp, npz)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        write_text_atomic(path, text)
+    except BaseException:
+        if not npz_existed:
+            npz.unlink(missing_ok=True)
+        raise
 
 
 __all__ = ["FileKind", "register_kind", "from_dict", "to_dict", "loads", "load", "load_problem", "dumps",

@@ -16,10 +16,17 @@ PROB_SUM_TOL = 1e-9
 def _shape_of(field: str, value: Any, ndim: int, index: tuple[int, ...] = ()) -> None:
     """Walk nested lists and raise at the first entry that breaks a rectangular shape."""
     if len(index) == ndim:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+        # numbers.Real covers numpy's integer and floating scalars, but not complex ones.
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise InvalidInstanceError(field, f"expected a real number, got {type(value).__name__}", index)
+        if isinstance(value, int):
+            try:
+                float(value)
+            except OverflowError:
+                raise InvalidInstanceError(field, "integer too large for a float", index) from None
         return
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+    if (isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__")
+            or (isinstance(value, np.ndarray) and value.ndim == 0)):
         raise InvalidInstanceError(
             field, f"expected a list at depth {len(index)} of a {ndim}-d array, got {type(value).__name__}",
             index or None)
@@ -87,7 +94,8 @@ def check_names(field: str, names: Any, expected: int) -> tuple[str, ...] | None
     """Validate optional labels: ``expected`` distinct strings, or ``None``."""
     if names is None:
         return None
-    if isinstance(names, (str, bytes)) or not hasattr(names, "__len__"):
+    if (isinstance(names, (str, bytes, dict)) or not hasattr(names, "__len__")
+            or (isinstance(names, np.ndarray) and names.ndim == 0)):
         raise InvalidInstanceError(field, "expected a list of strings")
     names = tuple(names)
     if len(names) != expected:
