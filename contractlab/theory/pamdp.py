@@ -25,6 +25,10 @@ def _as_int_array(name: str, value, ndim: int) -> np.ndarray:
         arr = value.astype(np.int64)
     else:
         floats = as_float_array(name, value, ndim)
+        huge = np.argwhere(np.abs(floats) > 2.0**62)
+        if huge.size:
+            idx = tuple(int(i) for i in huge[0])
+            raise InvalidInstanceError(name, f"state index {float(floats[idx]):g} is out of range", idx)
         bad = np.argwhere(floats != np.round(floats))
         if bad.size:
             idx = tuple(int(i) for i in bad[0])

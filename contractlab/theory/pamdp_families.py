@@ -13,8 +13,23 @@ from .errors import InvalidInstanceError
 from .pamdp import PrincipalAgentMDP
 
 
+#: Largest number of array entries (states x actions x outcomes, or x states for dense
+#: transitions) a generator builds: 2^28 floats are 2 GiB per array.
+MAX_ENTRIES = 2**28
+
+
 def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInstanceError("seed", f"must be an integer >= 0 or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _check_size(field: str, entries: int) -> None:
+    if entries > MAX_ENTRIES:
+        raise InvalidInstanceError(field, f"the instance would have {entries:,} array entries, more than this "
+                                          f"generator builds ({MAX_ENTRIES:,})")
 
 
 def _check_int(name: str, value, low: int, high: int | None = None) -> int:
@@ -44,6 +59,7 @@ def binary_game_tree(depth: int, seed=0) -> PrincipalAgentMDP:
     ``u' ~ U[0, 2 − v']``; ``γ = 1``.
     """
     depth = _check_int("depth", depth, 1, 26)
+    _check_size("depth", (2 ** depth - 1) * 4)
     rng = _rng(seed)
     S = 2 ** depth - 1
     O = np.empty((S, 2, 2))
@@ -70,8 +86,7 @@ def random_tree(depth: int, n_actions: int = 3, n_outcomes: int = 4, seed=0) -> 
     n_actions = _check_int("n_actions", n_actions, 1)
     K = _check_int("n_outcomes", n_outcomes, 1)
     S = (K ** depth - 1) // (K - 1) if K > 1 else depth
-    if S > 20_000_000:
-        raise InvalidInstanceError("depth", f"{S} states is more than this generator builds (2e7)")
+    _check_size("depth", S * n_actions * K)
     rng = _rng(seed)
     O = rng.dirichlet(np.ones(K), size=(S, n_actions))
     r = -rng.uniform(0.0, 1.0, (S, n_actions))
@@ -86,6 +101,7 @@ def random_dag(n_states: int, n_actions: int = 2, n_outcomes: int = 2, seed=0) -
     S = _check_int("n_states", n_states, 1)
     A = _check_int("n_actions", n_actions, 1)
     K = _check_int("n_outcomes", n_outcomes, 1)
+    _check_size("n_states", S * A * K)
     rng = _rng(seed)
     O = rng.dirichlet(np.ones(K), size=(S, A))
     r = -rng.uniform(0.0, 1.0, (S, A))
@@ -106,6 +122,7 @@ def random_discounted(n_states: int, n_actions: int = 2, n_outcomes: int = 2, di
     K = _check_int("n_outcomes", n_outcomes, 1)
     if not 0.0 <= discount < 1.0:
         raise InvalidInstanceError("discount", f"must lie in [0, 1) for a cyclic instance, got {discount!r}")
+    _check_size("n_states", S * max(A, S) * K)
     rng = _rng(seed)
     O = rng.dirichlet(np.ones(K), size=(S, A))
     T = rng.dirichlet(np.ones(S), size=(S, K))
@@ -121,6 +138,7 @@ def contractual_rl(n_states: int, n_actions: int = 2, discount: float = 0.9, see
     A = _check_int("n_actions", n_actions, 1)
     if not 0.0 <= discount < 1.0:
         raise InvalidInstanceError("discount", f"must lie in [0, 1) for a cyclic instance, got {discount!r}")
+    _check_size("n_states", S * A * S)
     rng = _rng(seed)
     O = rng.dirichlet(np.ones(S), size=(S, A))
     r = -rng.uniform(0.0, 1.0, (S, A))
