@@ -146,6 +146,8 @@ def _generate(args) -> int:
     from ..theory import fileio
     from ..theory.pamdp_families import FAMILIES
 
+    if args.npz_threshold < 1:
+        raise InvalidInstanceError("--npz-threshold", f"must be >= 1, got {args.npz_threshold}")
     if args.family not in FAMILIES:
         raise InvalidInstanceError("family", f"unknown family {args.family!r} (known: {', '.join(FAMILIES)})")
     allowed = _FAMILY_ARGS[args.family]
