@@ -194,3 +194,81 @@ def test_optimal_and_linear_answers_are_never_refuted(problem):
     cert = certify(lin, problem)
     assert cert.verdict != REFUTED, cert.reason
     assert _agree(cert.exact_value, lin.principal_utility)
+
+
+# ----------------------------------------------------------------------------- Stackelberg commitment
+
+from contractlab.proofs_checks.theorems_stackelberg import bimatrix_games   # noqa: E402
+from contractlab.solvers.stackelberg import stackelberg                    # noqa: E402
+from contractlab.theory.bimatrix import BimatrixGame                       # noqa: E402
+
+
+@pytest.fixture
+def commitment_game():
+    """The textbook 2x2 commitment game: committing to (1/2, 1/2) makes column 1 a (tied) best
+    response, worth 5/2 to the leader (pure Nash / pure commitment give only 1 or 2)."""
+    return BimatrixGame([[1.0, 3.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_stackelberg_textbook_game_is_certified(commitment_game):
+    res = stackelberg(commitment_game)
+    cert = certify(res, commitment_game)
+    assert cert.verdict == CERTIFIED, cert.reason
+    assert cert.exact_value == Fraction(5, 2)
+    assert cert.exact_point == (Fraction(1, 2), Fraction(1, 2))
+    assert cert.exact_dual == (Fraction(1, 2), Fraction(5, 2))      # y on B[:,1] − B[:,0] >= 0, then v
+    assert all(ch.passed for ch in cert.checks)
+    assert any(ch.exact and "LP 0" in ch.name for ch in cert.checks)
+    # The cvxpy/Clarabel (interior-point) answer is certified too.
+    assert certify(stackelberg(commitment_game, backend="cvxpy"), commitment_game).exact_value == Fraction(5, 2)
+
+
+def test_stackelberg_infeasible_column_gets_an_exact_bound():
+    # Column 0 is strictly dominated for the follower: LP 0 is infeasible (A[0, 0] = 5 unreachable);
+    # the exact dual y = 4 (1 + 4·1 >= 5) bounds it by v* = 1.
+    game = BimatrixGame([[5.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]])
+    res = stackelberg(game)
+    assert res.statuses[0] != "optimal"
+    cert = certify(res, game)
+    assert cert.verdict == CERTIFIED, cert.reason
+    assert cert.exact_value == 1 and cert.exact_point == (Fraction(0), Fraction(1))
+
+
+def test_stackelberg_certified_against_the_zeroed_follower_payoffs():
+    # B differs by 1e-12 < PAYOFF_TOL: commitment_lps treats the follower as indifferent, so
+    # column 1 (worth 1 to the leader) is inducible; certified for that zeroed instance.
+    game = BimatrixGame([[0.0, 1.0]], [[1e-12, 0.0]])
+    res = stackelberg(game)
+    cert = certify(res, game)
+    assert cert.verdict == CERTIFIED, cert.reason
+    assert res.follower_action == 1 and cert.exact_value == 1
+
+
+def test_stackelberg_corrupted_answers_are_refuted(commitment_game):
+    res = stackelberg(commitment_game)
+    # Strategy that no longer makes column 1 a best response.
+    bad = replace(res, leader_strategy=np.array([0.6, 0.4]), leader_value=2.6)
+    cert = certify(bad, commitment_game)
+    assert cert.verdict == REFUTED and "best response" in cert.reason
+    # Feasible but suboptimal strategy, reported consistently: the exact optimum 5/2 refutes it.
+    bad = replace(res, leader_strategy=np.array([0.4, 0.6]), leader_value=2.4, follower_value=0.6)
+    cert = certify(bad, commitment_game)
+    assert cert.verdict == REFUTED and cert.exact_value == Fraction(5, 2)
+    # Wrong value alone.
+    cert = certify(replace(res, leader_value=2.6), commitment_game)
+    assert cert.verdict == REFUTED and "leader value" in cert.reason
+    # Wrong follower action (column 0, worth 1 at x = (1, 0)): LP 1 is worth 5/2 > 1.
+    bad = replace(res, follower_action=0, leader_strategy=np.array([1.0, 0.0]), leader_value=1.0,
+                  follower_value=1.0)
+    cert = certify(bad, commitment_game)
+    assert cert.verdict == REFUTED and "follower action 1" in cert.reason
+
+
+@settings(max_examples=25, deadline=None)
+@given(bimatrix_games())
+def test_stackelberg_answers_are_never_refuted(game):
+    res = stackelberg(game)
+    cert = certify(res, game)
+    assert cert.verdict in (CERTIFIED, NUMERICALLY_VERIFIED), cert.reason
+    if cert.verdict == CERTIFIED:
+        assert _agree(cert.exact_value, res.leader_value)

@@ -113,12 +113,14 @@ def _verify(args) -> int:
             progress.update(task, completed=done_before + args.count)
     table = Table(title=f"contractlab verify — {len(theorems)} theorems, seed {args.seed}")
     for col, kw in (("theorem", {"no_wrap": True, "min_width": max(len(t.id) for t in theorems)}), ("instances", {"justify": "right"}), ("vacuous", {"justify": "right"}),
-                    ("worst margin", {"justify": "right"}), ("verdict", {})):
+                    ("worst margin", {"justify": "right"}), ("LP answers certified", {"justify": "right"}),
+                    ("verdict", {})):
         table.add_column(col, **kw)
     for r in reports:
         margin = "—" if not math.isfinite(r.worst_margin) else f"{r.worst_margin:.3g}"
         verdict = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
-        table.add_row(r.id, str(r.instances), str(r.vacuous), margin, verdict)
+        certified = f"{r.certified}/{r.lp_answers}" if r.lp_answers else "—"
+        table.add_row(r.id, str(r.instances), str(r.vacuous), margin, certified, verdict)
     console.print(table)
     failed = [r for r in reports if not r.passed]
     for r in failed:

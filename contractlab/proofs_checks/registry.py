@@ -40,6 +40,8 @@ class Evidence:
     margin: float
     passed: bool
     detail: str = ""
+    lp_answers: int = 0      # LP answers this check relied on ...
+    certified: int = 0       # ... and how many of them were certified exactly (solvers/certify.py)
 
     @staticmethod
     def at_most(measured: float, bound: float, tol: float = CHECK_TOL, detail: str = "") -> "Evidence":

@@ -33,6 +33,8 @@ class TheoremReport:
     passed: bool
     failure: str | None
     seconds: float
+    lp_answers: int = 0
+    certified: int = 0
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -80,7 +82,8 @@ def run_theorem(theorem: Theorem, count: int = DEFAULT_COUNT, seed: int = DEFAUL
     worst = min(real, key=lambda e: e.margin) if real else None
     return TheoremReport(theorem.id, theorem.statement, theorem.source, len(evidence), vacuous,
                          worst.margin if worst else math.inf, worst.detail if worst else "",
-                         failure is None, failure, seconds)
+                         failure is None, failure, seconds, sum(e.lp_answers for e in evidence),
+                         sum(e.certified for e in evidence))
 
 
 def select(ids: Iterable[str] | None = None) -> list[Theorem]:

@@ -7,6 +7,8 @@ Main source: Dütting, Roughgarden and Talgam-Cohen, *Simple versus Optimal Cont
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import sympy
 from hypothesis import strategies as st
@@ -24,6 +26,20 @@ from .strategies import contract_problems, mlrp_problems
 
 TOL = 1e-7
 DRT19 = "Dütting, Roughgarden, Talgam-Cohen, Simple versus Optimal Contracts (EC 2019)"
+
+
+def _certified(evidence: Evidence, problem: ContractProblem, results) -> Evidence:
+    """Certify every LP answer the check used (exactly, in rationals); a refuted answer fails the check."""
+    from dataclasses import replace
+
+    from ..solvers.certify import CERTIFIED, REFUTED, certify
+    certs = [certify(r, problem) for r in results]
+    refuted = [c for c in certs if c.verdict == REFUTED]
+    if refuted:
+        return Evidence(evidence.measured, evidence.bound, -math.inf, False,
+                        f"an LP answer was refuted by its exact certificate: {refuted[0].reason}", len(certs),
+                        len(certs) - len(refuted))
+    return replace(evidence, lp_answers=len(certs), certified=sum(c.verdict == CERTIFIED for c in certs))
 
 
 def _with_free_action(p: ContractProblem) -> ContractProblem:
@@ -45,7 +61,8 @@ def _premise_free_action(p: ContractProblem) -> bool:
          f"{DRT19}, Section 2, LP (1) and its dual; LP strong duality", contract_problems)
 def check_strong_duality(p: ContractProblem) -> Evidence:
     items = []
-    for res in min_pay_all(p):
+    results = min_pay_all(p)
+    for res in results:
         if not res.implementable:
             continue
         F, c, i = p.outcome_probs, p.costs, res.action
@@ -56,7 +73,9 @@ def check_strong_duality(p: ContractProblem) -> Evidence:
         items.append(Evidence.at_most(float((lhs - F[i]).max()), 0.0, TOL, f"action {i}: dual feasibility"))
         dual = float(lam @ (c[i] - c))
         items.append(Evidence.equal(dual, res.expected_payment, TOL, f"action {i}: dual objective = MINPAY"))
-    return Evidence.combine(items) if items else Evidence.vacuous("no implementable action")
+    if not items:
+        return Evidence.vacuous("no implementable action")
+    return _certified(Evidence.combine(items), p, results)
 
 
 @theorem("minpay.ic_and_limited_liability",
@@ -83,7 +102,8 @@ def check_ic_ll(p: ContractProblem) -> Evidence:
          f"{DRT19}, Section 2 (Proposition on implementability via LP duality)", contract_problems)
 def check_implementability(p: ContractProblem) -> Evidence:
     items = []
-    for res, imp in zip(min_pay_all(p), implementability_all(p)):
+    results = min_pay_all(p)
+    for res, imp in zip(results, implementability_all(p)):
         i = res.action
         agree = res.implementable == imp.implementable
         items.append(Evidence(float(res.implementable), float(imp.implementable), 0.0 if agree else -np.inf, agree,
@@ -96,7 +116,7 @@ def check_implementability(p: ContractProblem) -> Evidence:
                                           f"action {i}: witness is cheaper"))
             items.append(Evidence.equal(float(w.sum()), 1.0, TOL, f"action {i}: witness is a convex combination"))
             items.append(Evidence.equal(float(w[i]), 0.0, 0.0, f"action {i}: witness excludes i"))
-    return Evidence.combine(items)
+    return _certified(Evidence.combine(items), p, results)
 
 
 @theorem("minpay.basic_support",
@@ -128,11 +148,11 @@ def check_cost_lower_bound(p: ContractProblem) -> Evidence:
 def check_lin_opt_fb(p: ContractProblem) -> Evidence:
     if not _premise_free_action(p):
         return Evidence.vacuous("no zero-cost action")
-    lin = best_linear_contract(p).principal_utility
-    opt = optimal_contract(p).principal_utility
+    lin_res, opt_res = best_linear_contract(p), optimal_contract(p)
+    lin, opt = lin_res.principal_utility, opt_res.principal_utility
     fb = first_best(p).welfare
-    return Evidence.combine([Evidence.at_most(lin, opt, TOL, "LIN <= OPT"),
-                             Evidence.at_most(opt, fb, TOL, "OPT <= FB")])
+    return _certified(Evidence.combine([Evidence.at_most(lin, opt, TOL, "LIN <= OPT"),
+                                        Evidence.at_most(opt, fb, TOL, "OPT <= FB")]), p, [lin_res, opt_res])
 
 
 _n = sympy.Symbol("n", positive=True, integer=True)

@@ -593,13 +593,252 @@ def certify_linear(result, problem: ContractProblem, tol: float = TOL) -> Certif
                        tuple(checks), (alpha,))
 
 
+# --------------------------------------------------------------------------- Stackelberg commitment
+
+#: Names of the MIN-PAY-shaped exact checks when reused for a commitment LP (see :func:`_exact_vertex_checks`).
+_STK_NAMES = {"t >= 0": "x >= 0", "primal rows a_r·t >= b_r": "best-response rows >= 0 and Σx == 1",
+              "dual y >= 0": "dual y >= 0", "dual feasible Σ y_r a_r <= F_i": "dual feasible v − Σ y_r g_r >= A[:, j]",
+              "F_i·t == Σ y_r b_r": "x·A[:, j] == v (equal objectives)"}
+
+
+def _commitment_rows(game, payoff_tol: float):
+    """Exact data of the commitment LPs, zeroed exactly as :func:`~.stackelberg.commitment_lps` zeroes them.
+
+    Returns ``(A, G)``: ``A[j]`` the exact column ``A[:, j]`` and ``G[j]`` the exact best-response
+    rows ``g_{j'} = B[:, j] − B[:, j']`` (``j' != j`` increasing), each entry ``0`` where the float
+    LP zeroed it (``|float difference| <= payoff_tol · max(1, max|B|)``) and otherwise the exact
+    difference of the two stored floats.
+    """
+    from .stackelberg import commitment_lps
+    Af, Bf = game.leader_payoffs, game.follower_payoffs
+    k, l = Af.shape
+    lp = commitment_lps(Af, Bf, payoff_tol)
+    A = [[_fr(Af[i, j]) for i in range(k)] for j in range(l)]
+    G = []
+    for j in range(l):
+        others = [jp for jp in range(l) if jp != j]
+        G.append([[Fraction(0) if lp.A_ge[j, r, i] == 0 else _fr(Bf[i, j]) - _fr(Bf[i, jp]) for i in range(k)]
+                  for r, jp in enumerate(others)])
+    return A, G
+
+
+def _stk_lp_as_min(a, G):
+    """LP ``j`` (max ``a·x``, ``G x >= 0``, ``Σx = 1``, ``x >= 0``) as the MIN-PAY-shaped system
+    ``min (−a)·x`` s.t. rows ``G``, ``1·x >= 1``, ``−1·x >= −1`` (for :func:`_exact_vertex_checks`)."""
+    k = len(a)
+    rows = [list(g) for g in G] + [[Fraction(1)] * k, [Fraction(-1)] * k]
+    rhs = [Fraction(0)] * len(G) + [Fraction(1), Fraction(-1)]
+    names = [f"BR[{r}]" for r in range(len(G))] + ["Σx >= 1", "Σx <= 1"]
+    return [-v for v in a], rows, rhs, names
+
+
+def _exact_commitment_optimum(a, G, x: np.ndarray, tol: float, max_enumerated: int):
+    """An exact optimal vertex and dual of LP ``(a, G)``: from the basis of the float ``x``, else by
+    enumeration. Returns ``(checks, x_exact, (y_G..., v), how)`` or ``(None, reason)``."""
+    negc, rows, rhs, names = _stk_lp_as_min(a, G)
+    k = len(a)
+    J = [i for i in range(k) if x[i] > tol]
+    Rf = np.array([[float(v) for v in row] for row in rows], dtype=float).reshape(len(rows), k)
+    slack = Rf @ x - np.array([float(v) for v in rhs])
+    active = [r for r in range(len(rows)) if slack[r] <= tol]
+    order = [len(G)] + [r for r in active if r < len(G)]       # Σx = 1 first: always in the basis
+
+    def done(got, how):
+        ex, t_ex, y_ex = got
+        v = y_ex[len(G) + 1] - y_ex[len(G)]                    # v = −(y_{Σ>=1} − y_{Σ<=1})
+        return [replace_check(ch) for ch in ex], t_ex, tuple(y_ex[:len(G)]) + (v,), how
+
+    last_fail = f"not a vertex: {len(active)} active rows for a support of size {len(J)}"
+    if len(active) >= len(J):
+        for B in _candidate_bases(rows, J, active, order, MAX_BASES):
+            got = _exact_vertex_checks(negc, rows, rhs, names, J, list(B))
+            if got is None:
+                continue
+            bad = [ch for ch in got[0] if not ch.passed]
+            if not bad:
+                return done(got, f"exact vertex on support {J}, basis rows {[names[r] for r in B]}")
+            last_fail = f"basis {[names[r] for r in B]} on support {J}: {_STK_NAMES.get(bad[0].name)} fails"
+    for J2, B2 in _all_bases(k, len(rows), max_enumerated):
+        got = _exact_vertex_checks(negc, rows, rhs, names, J2, B2)
+        if got is not None and all(ch.passed for ch in got[0]):
+            return done(got, f"reported strategy's basis not certifiable ({last_fail}); exact optimal vertex "
+                             f"found by enumeration on support {J2}")
+    return None, last_fail
+
+
+def replace_check(ch: Check) -> Check:
+    """A MIN-PAY-named exact check renamed for a commitment LP."""
+    return Check(_STK_NAMES.get(ch.name, ch.name), ch.passed, ch.exact, ch.detail)
+
+
+def _value_bound(a, G, vstar: Fraction, tol: float, max_enumerated: int):
+    """An exact ``y >= 0`` with ``Σ_r y_r g_r,i <= v* − a_i`` for every row ``i`` (so ``(v*, y)`` is dual
+    feasible for LP ``(a, G)`` and its value, or its infeasibility, is ``<= v*`` by weak duality).
+
+    The vertex read off a float simplex solution is tried first, then every vertex (support ``P`` of
+    ``y``, tight rows ``T``, ``|P| = |T|``) up to ``max_enumerated``. Returns ``y`` or ``None``.
+    """
+    k, R = len(a), len(G)
+    rhs = [vstar - ai for ai in a]
+
+    def check(P, T):
+        if P:
+            ys = solve_square([[G[r][i] for r in P] for i in T], [rhs[i] for i in T])
+            if ys is None:
+                return None
+        else:
+            ys = []
+        y = [Fraction(0)] * R
+        for r, v in zip(P, ys):
+            y[r] = v
+        if any(v < 0 for v in y):
+            return None
+        if all(sum((y[r] * G[r][i] for r in range(R)), Fraction(0)) <= rhs[i] for i in range(k)):
+            return y
+        return None
+
+    y0 = check([], [])
+    if y0 is not None:
+        return y0
+    if R == 0:
+        return None
+    guided = []
+    try:
+        from scipy.optimize import linprog
+        Gf = np.array([[float(v) for v in g] for g in G], dtype=float)
+        res = linprog(np.ones(R), A_ub=Gf.T, b_ub=np.array([float(v) for v in rhs]), bounds=(0, None),
+                      method="highs-ds")
+        if res.status == 0:
+            P = [r for r in range(R) if res.x[r] > tol]
+            sl = np.array([float(v) for v in rhs]) - Gf.T @ res.x
+            tight = sorted((i for i in range(k) if sl[i] <= tol * max(1.0, float(np.abs(res.x).sum()))),
+                           key=lambda i: sl[i])
+            T = independent_rows([[G[r][i] for r in P] for i in range(k)], tight)
+            if len(T) == len(P):
+                guided.append((P, T))
+    except Exception:  # pragma: no cover - scipy failure: enumerate
+        pass
+    count = 0
+    for P, T in guided:
+        y = check(P, T)
+        if y is not None:
+            return y
+    for s in range(1, min(R, k) + 1):
+        for P in combinations(range(R), s):
+            for T in combinations(range(k), s):
+                if count >= max_enumerated:
+                    return None
+                count += 1
+                y = check(list(P), list(T))
+                if y is not None:
+                    return y
+    return None
+
+
+def certify_stackelberg(result, game, tol: float = TOL, payoff_tol: float | None = None,
+                        max_enumerated: int = 2000) -> Certificate:
+    """Certify a :class:`~contractlab.solvers.stackelberg.StackelbergResult` exactly.
+
+    The instance is the game's stored floats read exactly, **with the follower payoff
+    differences zeroed exactly where** :func:`~contractlab.solvers.stackelberg.commitment_lps`
+    **zeroes them** (``|B[i, j] − B[i, j']| <= payoff_tol · max(1, max|B|)``, ``payoff_tol``
+    defaulting to :data:`~contractlab.solvers.stackelberg.PAYOFF_TOL`): the certificate is about
+    the LPs the solver solved, in which such near-ties are exact ties. For follower action ``j``,
+    LP ``j`` is ``max a·x`` (``a = A[:, j]``) s.t. ``g_r·x >= 0`` (``g_r = B[:, j] − B[:, j']``),
+    ``Σx = 1``, ``x >= 0``; its dual is ``min v`` s.t. ``v − Σ_r y_r g_{r,i} >= a_i``, ``y >= 0``.
+
+    1. Float checks on the reported answer (within ``tol``): ``x >= 0``, ``Σx = 1``, ``x`` keeps
+       ``j*`` a best response, ``leader_value = x·A[:, j*]``, ``follower_value = x·B[:, j*]``.
+    2. LP ``j*``: the basis of the reported ``x`` (support, active best-response rows and
+       ``Σx = 1``) is re-solved exactly for a vertex ``x`` and, by complementary slackness, a dual
+       ``(y, v)``; then exactly ``x >= 0``, ``g_r·x >= 0``, ``Σx = 1``, ``y >= 0``,
+       ``v − Σ y_r g_r >= a`` and ``a·x == v``. If the reported basis does not certify, bases
+       are enumerated (at most ``max_enumerated``). The exact optimum ``v*`` must match the
+       reported leader value within ``tol``.
+    3. Every other ``j``: an exact ``y >= 0`` with ``v* − Σ_r y_r g_{r,i} >= A[i, j]`` for all
+       ``i``, i.e. a dual solution of LP ``j`` of value ``v*``: by weak duality LP ``j`` is worth
+       at most ``v*`` (this also covers an infeasible LP ``j``, the Farkas case). A reported
+       strategy of LP ``j`` that is feasible within ``tol`` and worth more than ``v* + tol`` refutes
+       the answer; an LP ``j`` with no such certificate otherwise (a near-tie within ``tie_tol``)
+       leaves the answer ``numerically_verified``.
+
+    ``exact_point`` is the exact leader strategy, ``exact_dual`` the dual of LP ``j*``
+    (``y_r`` for ``j' != j*`` increasing, then ``v``), ``exact_value`` the exact ``v*``.
+    """
+    from .stackelberg import PAYOFF_TOL
+    payoff_tol = PAYOFF_TOL if payoff_tol is None else payoff_tol
+    Af, Bf = game.leader_payoffs, game.follower_payoffs
+    k, l = Af.shape
+    j = int(result.follower_action)
+    x = np.asarray(result.leader_strategy, dtype=float)
+    Aex, Gex = _commitment_rows(game, payoff_tol)
+    Gf = [np.array([[float(v) for v in g] for g in G], dtype=float).reshape(len(G), k) for G in Gex]
+    checks: list[Check] = []
+    if not (0 <= j < l) or x.shape != (k,):
+        return Certificate(REFUTED, None, f"follower action {j} / strategy shape {x.shape} do not fit a "
+                           f"{k}x{l} game", ())
+    neg = np.flatnonzero(x < -tol)
+    checks.append(Check("x >= 0 (float)", neg.size == 0, False, f"x[{int(neg[0])}] = {x[neg[0]]!r}" if neg.size else ""))
+    checks.append(Check("Σx == 1 (float)", _close(float(x.sum()), 1.0, tol), False, f"Σx = {float(x.sum())!r}"))
+    slack = Gf[j] @ x
+    others = [jp for jp in range(l) if jp != j]
+    bad = np.flatnonzero(slack < -tol * max(1.0, float(np.abs(Bf).max())))
+    checks.append(Check(f"follower action {j} is a best response to x (float)", bad.size == 0, False,
+                        f"x·B[:, {j}] − x·B[:, {others[bad[0]]}] = {slack[bad[0]]!r}" if bad.size else ""))
+    lv = float(x @ Af[:, j])
+    checks.append(Check("leader value == x·A[:, j*] (float)", _close(lv, result.leader_value, tol), False,
+                        f"x·A[:, {j}] = {lv!r}, reported {result.leader_value!r}"))
+    fv = float(x @ Bf[:, j])
+    checks.append(Check("follower value == x·B[:, j*] (float)", _close(fv, result.follower_value, tol), False,
+                        f"x·B[:, {j}] = {fv!r}, reported {result.follower_value!r}"))
+    failed = [ch for ch in checks if not ch.passed]
+    if failed:
+        return Certificate(REFUTED, None, f"float check failed: {failed[0].name} ({failed[0].detail})", tuple(checks))
+    got = _exact_commitment_optimum(Aex[j], Gex[j], x, tol, max_enumerated)
+    if got[0] is None:
+        return Certificate(NUMERICALLY_VERIFIED, None, f"float answer passes within tol={tol:g}, LP {j} not "
+                           f"certified exactly: {got[1]}", tuple(checks))
+    ex_checks, x_ex, dual, how = got
+    vstar = _dot(Aex[j], x_ex)
+    agree = Check("leader value == exact optimum of LP j*", _close(float(vstar), result.leader_value, tol), False,
+                  f"exact {vstar} ≈ {float(vstar)!r}, reported {result.leader_value!r}")
+    checks += ex_checks + [agree]
+    if not agree.passed:
+        return Certificate(REFUTED, vstar, f"LP {j}'s exact optimum is {vstar} but {agree.detail}", tuple(checks),
+                           tuple(x_ex), dual)
+    uncertified = []
+    for jp in others:
+        y = _value_bound(Aex[jp], Gex[jp], vstar, tol, max_enumerated)
+        checks.append(Check(f"LP {jp} worth <= v* (exact dual / Farkas)", y is not None, True,
+                            "" if y is None else f"y = {[str(v) for v in y]}"))
+        if y is not None:
+            continue
+        xs = np.asarray(result.action_strategies[jp], dtype=float) if result.action_strategies is not None else None
+        if xs is not None and np.isfinite(xs).all():
+            feas = ((xs >= -tol).all() and _close(float(xs.sum()), 1.0, tol)
+                    and (Gf[jp] @ xs >= -tol * max(1.0, float(np.abs(Bf).max()))).all())
+            val = float(xs @ Af[:, jp])
+            if feas and val > float(vstar) + tol * max(1.0, abs(float(vstar))):
+                return Certificate(REFUTED, vstar, f"follower action {jp} is better for the leader: its reported "
+                                   f"strategy is feasible and worth {val!r} > v* = {vstar}", tuple(checks),
+                                   tuple(x_ex), dual)
+        uncertified.append(jp)
+    if uncertified:
+        return Certificate(NUMERICALLY_VERIFIED, vstar, f"LP {j} certified ({how}), optimum {vstar}; LPs "
+                           f"{uncertified} have no exact certificate of value <= {vstar} (a near-tie within "
+                           f"tolerance)", tuple(checks), tuple(x_ex), dual)
+    return Certificate(CERTIFIED, vstar, f"LP {j} has exact optimum {vstar} ({how}); every other follower "
+                       f"action's LP is worth <= {vstar} or infeasible (exact dual certificates)", tuple(checks),
+                       tuple(x_ex), dual)
+
+
 # --------------------------------------------------------------------------- dispatch
 
 def certify(result, problem: ContractProblem, tol: float = TOL) -> Certificate:
     """Check a solver's floating-point answer exactly in rational arithmetic.
 
-    Supports :class:`MinPayResult`, :class:`OptimalContract` and :class:`LinearContractResult`
-    (see the module docstring for exactly what is checked). ``tol`` (default :data:`TOL`) is
+    Supports :class:`MinPayResult`, :class:`OptimalContract`, :class:`LinearContractResult` and
+    :class:`StackelbergResult` (``problem`` is then the :class:`BimatrixGame`; see the module docstring for exactly what is checked). ``tol`` (default :data:`TOL`) is
     used for the float checks and to read the basis off the float answer.
     """
     from .linear import LinearContractResult
@@ -611,4 +850,7 @@ def certify(result, problem: ContractProblem, tol: float = TOL) -> Certificate:
         return certify_optimal(result, problem, tol)
     if isinstance(result, LinearContractResult):
         return certify_linear(result, problem, tol)
+    from .stackelberg import StackelbergResult
+    if isinstance(result, StackelbergResult):
+        return certify_stackelberg(result, problem, tol)
     raise TypeError(f"certify: unsupported result type {type(result).__name__}")
