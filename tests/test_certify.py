@@ -272,3 +272,58 @@ def test_stackelberg_answers_are_never_refuted(game):
     assert cert.verdict in (CERTIFIED, NUMERICALLY_VERIFIED), cert.reason
     if cert.verdict == CERTIFIED:
         assert _agree(cert.exact_value, res.leader_value)
+
+
+# ----------------------------------------------------------------------------- SPE contracts per state
+
+from contractlab.solvers.certify import certify_spe_state, spe_state_problem   # noqa: E402
+from contractlab.solvers.spe import solve_spe                                  # noqa: E402
+from contractlab.theory import PrincipalAgentMDP                               # noqa: E402
+from contractlab.theory.pamdp_families import random_dag, random_tree          # noqa: E402
+
+
+@pytest.fixture
+def one_state_mdp():
+    """One state, the `effort` problem as an MDP: Q̄ = (0, −1), so MIN-PAY(1) = 3/2 with b = (0, 2)."""
+    return PrincipalAgentMDP([[[0.75, 0.25], [0.25, 0.75]]], [[0.0, -1.0]], [[0.0, 4.0]], next_state=[[-1, -1]])
+
+
+def test_spe_state_contract_is_certified(one_state_mdp):
+    res = solve_spe(one_state_mdp)
+    problem = spe_state_problem(res, one_state_mdp, 0)
+    assert np.array_equal(problem.costs, [0.0, 1.0])
+    cert = certify_spe_state(res, one_state_mdp, 0)
+    assert cert.verdict == CERTIFIED, cert.reason
+    assert cert.exact_value == Fraction(3, 2) and cert.exact_point == (Fraction(0), Fraction(2))
+
+
+def test_spe_state_corrupted_contract_is_refuted(one_state_mdp):
+    res = solve_spe(one_state_mdp)
+    contract = np.array([[0.0, 2.5]])                                  # feasible, pays 15/8 > 3/2
+    bad = replace(res, policy=replace(res.policy, contract=contract), expected_payment=np.array([1.875]),
+                  min_pay=np.array([[0.0, 1.875]]))
+    cert = certify_spe_state(bad, one_state_mdp, 0)
+    assert cert.verdict == REFUTED and cert.exact_value == Fraction(3, 2)
+    bad = replace(res, policy=replace(res.policy, contract=np.array([[0.0, 1.9]])), expected_payment=np.array([1.425]))
+    assert certify_spe_state(bad, one_state_mdp, 0).verdict == REFUTED      # IC violated
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_spe_states_of_drawn_mdps_are_never_refuted(seed):
+    for mdp in (random_tree(2, 3, 3, seed=seed), random_dag(6, 3, 3, seed=seed)):
+        res = solve_spe(mdp)
+        for s in range(mdp.n_states):
+            cert = certify_spe_state(res, mdp, s)
+            assert cert.verdict != REFUTED, cert.reason
+            if cert.verdict == CERTIFIED:
+                assert _agree(cert.exact_value, float(res.expected_payment[s]))
+    mdp = random_dag(4, 2, 3, seed=seed)
+    timed = PrincipalAgentMDP(mdp.outcome_probs, mdp.agent_rewards, mdp.principal_rewards,
+                              next_state=mdp.next_state, horizon=2)
+    res = solve_spe(timed)
+    assert res.time_indexed
+    for t in range(2):
+        for s in range(timed.n_states):
+            assert certify_spe_state(res, timed, s, step=t).verdict != REFUTED
+    with pytest.raises(ValueError):
+        certify_spe_state(res, timed, 0)

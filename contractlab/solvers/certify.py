@@ -46,7 +46,19 @@ Verdicts: ``"certified"`` (exact proof; ``exact_value`` is the exact optimum),
 ``"numerically_verified"`` (the float answer passes every check within ``tol`` but no exact
 proof was found -- the reason says why, e.g. a degenerate or unidentifiable basis) and
 ``"refuted"`` (a named constraint or equality is violated by more than ``tol``, or exactly
-where the claim is exact). ``StackelbergResult`` is not supported yet.
+where the claim is exact).
+
+* **Stackelberg commitment** (:class:`~contractlab.solvers.stackelberg.StackelbergResult`,
+  ``problem`` = the :class:`~contractlab.theory.bimatrix.BimatrixGame`): certified against the
+  commitment LPs exactly as :func:`~contractlab.solvers.stackelberg.commitment_lps` builds them
+  (follower payoff differences ``<= payoff_tol · max(1, max|B|)`` zeroed). LP ``j*`` is
+  certified like MIN-PAY (exact vertex from the basis of the reported leader strategy, exact
+  dual ``(y, v)`` by complementary slackness, exact feasibility and equal objectives); every
+  other follower action ``j`` gets an exact ``y >= 0`` making ``(v*, y)`` dual feasible for LP
+  ``j``, which bounds its value by ``v*`` (or proves it infeasible -- the Farkas case) by weak
+  duality. See :func:`certify_stackelberg`.
+* **SPE contract at one state** (:func:`certify_spe_state`): the MIN-PAY of ``F = O(s)``,
+  ``c = −Q̄(s, ·)`` (the stored ``agent_q``) for the recommended action, certified as above.
 """
 
 from __future__ import annotations
@@ -646,7 +658,7 @@ def _exact_commitment_optimum(a, G, x: np.ndarray, tol: float, max_enumerated: i
     def done(got, how):
         ex, t_ex, y_ex = got
         v = y_ex[len(G) + 1] - y_ex[len(G)]                    # v = −(y_{Σ>=1} − y_{Σ<=1})
-        return [replace_check(ch) for ch in ex], t_ex, tuple(y_ex[:len(G)]) + (v,), how
+        return [_stk_check(ch) for ch in ex], t_ex, tuple(y_ex[:len(G)]) + (v,), how
 
     last_fail = f"not a vertex: {len(active)} active rows for a support of size {len(J)}"
     if len(active) >= len(J):
@@ -666,7 +678,7 @@ def _exact_commitment_optimum(a, G, x: np.ndarray, tol: float, max_enumerated: i
     return None, last_fail
 
 
-def replace_check(ch: Check) -> Check:
+def _stk_check(ch: Check) -> Check:
     """A MIN-PAY-named exact check renamed for a commitment LP."""
     return Check(_STK_NAMES.get(ch.name, ch.name), ch.passed, ch.exact, ch.detail)
 
@@ -733,6 +745,12 @@ def _value_bound(a, G, vstar: Fraction, tol: float, max_enumerated: int):
                 if y is not None:
                     return y
     return None
+
+
+def _short(x: Fraction) -> str:
+    """``x`` as ``p/q``, or ``≈float`` when that would be longer than 40 characters."""
+    text = str(x)
+    return text if len(text) <= 40 else f"≈{float(x)!r} (exact, long fraction)"
 
 
 def certify_stackelberg(result, game, tol: float = TOL, payoff_tol: float | None = None,
@@ -804,7 +822,7 @@ def certify_stackelberg(result, game, tol: float = TOL, payoff_tol: float | None
                   f"exact {vstar} ≈ {float(vstar)!r}, reported {result.leader_value!r}")
     checks += ex_checks + [agree]
     if not agree.passed:
-        return Certificate(REFUTED, vstar, f"LP {j}'s exact optimum is {vstar} but {agree.detail}", tuple(checks),
+        return Certificate(REFUTED, vstar, f"LP {j}'s exact optimum is {_short(vstar)} but reported {result.leader_value!r}", tuple(checks),
                            tuple(x_ex), dual)
     uncertified = []
     for jp in others:
@@ -820,16 +838,75 @@ def certify_stackelberg(result, game, tol: float = TOL, payoff_tol: float | None
             val = float(xs @ Af[:, jp])
             if feas and val > float(vstar) + tol * max(1.0, abs(float(vstar))):
                 return Certificate(REFUTED, vstar, f"follower action {jp} is better for the leader: its reported "
-                                   f"strategy is feasible and worth {val!r} > v* = {vstar}", tuple(checks),
+                                   f"strategy is feasible and worth {val!r} > v* = {_short(vstar)}", tuple(checks),
                                    tuple(x_ex), dual)
         uncertified.append(jp)
     if uncertified:
-        return Certificate(NUMERICALLY_VERIFIED, vstar, f"LP {j} certified ({how}), optimum {vstar}; LPs "
-                           f"{uncertified} have no exact certificate of value <= {vstar} (a near-tie within "
+        return Certificate(NUMERICALLY_VERIFIED, vstar, f"LP {j} certified ({how}), optimum {_short(vstar)}; LPs "
+                           f"{uncertified} have no exact certificate of value <= {_short(vstar)} (a near-tie within "
                            f"tolerance)", tuple(checks), tuple(x_ex), dual)
-    return Certificate(CERTIFIED, vstar, f"LP {j} has exact optimum {vstar} ({how}); every other follower "
-                       f"action's LP is worth <= {vstar} or infeasible (exact dual certificates)", tuple(checks),
+    return Certificate(CERTIFIED, vstar, f"LP {j} has exact optimum {_short(vstar)} ({how}); every other follower "
+                       f"action's LP is worth <= v* or infeasible (exact dual certificates)", tuple(checks),
                        tuple(x_ex), dual)
+
+
+# --------------------------------------------------------------------------- SPE (per state)
+
+def spe_state_problem(spe_result, mdp, state: int, step: int | None = None) -> ContractProblem:
+    """The one-shot MIN-PAY instance behind the SPE contract at ``state`` (and ``step``).
+
+    ``F = O(s)`` (rows validated with the MDP's ``prob_tol``), costs ``c = −Q̄(s, ·)`` read from
+    the *stored* truncated Q-function ``spe_result.agent_q`` (so the exact instance is the
+    floats the backup computed, not a re-derivation of ``Q̄``), rewards ``r_p(s, ·)``.
+    """
+    idx = _spe_index(spe_result, state, step)
+    return ContractProblem(mdp.outcome_probs[state], -np.asarray(spe_result.agent_q[idx], dtype=float),
+                           mdp.principal_rewards[state], prob_tol=mdp.prob_tol)
+
+
+def _spe_index(spe_result, state: int, step: int | None):
+    if spe_result.time_indexed:
+        if step is None:
+            raise ValueError("certify_spe_state: a time-indexed SPE needs step=t")
+        return (int(step), int(state))
+    if step is not None:
+        raise ValueError("certify_spe_state: step given for an SPE that is not time-indexed")
+    return int(state)
+
+
+def certify_spe_state(spe_result, mdp, state: int, step: int | None = None, tol: float = TOL) -> Certificate:
+    """Certify the SPE contract at ``state`` (``step`` for a finite-horizon result) as a MIN-PAY answer.
+
+    At state ``s`` the SPE contract for the recommended action ``a*`` is the MIN-PAY of the
+    one-shot problem :func:`spe_state_problem` (``F = O(s)``, ``c = −Q̄(s, ·)``): the reported
+    contract ``b*(s)`` and payment ``O(s, a*)·b*`` are wrapped as a
+    :class:`~contractlab.solvers.min_pay.MinPayResult` without duals and certified by
+    :func:`certify_min_pay` (float checks, exact vertex from the contract's basis, else exact
+    enumeration of bases). The payment must also equal the stored ``min_pay[s, a*]`` within
+    ``tol``. Only the contract of the recommended action is certified here, not the
+    principal's choice of ``a*`` nor the continuation values ``Q̄`` (taken as given floats).
+    """
+    from .min_pay import MinPayResult
+    idx = _spe_index(spe_result, state, step)
+    problem = spe_state_problem(spe_result, mdp, state, step)
+    action = int(spe_result.policy.action[idx])
+    contract = np.asarray(spe_result.policy.contract[idx], dtype=float)
+    pay = float(spe_result.expected_payment[idx])
+    implementable = bool(spe_result.implementable[idx + (action,)] if isinstance(idx, tuple)
+                         else spe_result.implementable[idx, action])
+    table = float(spe_result.min_pay[idx + (action,)] if isinstance(idx, tuple) else spe_result.min_pay[idx, action])
+    res = MinPayResult(action=action, implementable=implementable, contract=contract if implementable else None,
+                       expected_payment=pay, agent_utility=None, ic_slacks=None, ic_duals=None,
+                       participation_dual=None, dual_value=None, witness=None, status="optimal",
+                       backend=str(spe_result.backend))
+    cert = certify_min_pay(res, problem, tol)
+    if implementable and not _close(pay, table, tol):
+        chk = Check("expected payment == min_pay[s, a*]", False, False, f"{pay!r} vs {table!r}")
+        return Certificate(REFUTED, cert.exact_value, f"inconsistent SPE tables: {chk.detail}",
+                           cert.checks + (chk,), cert.exact_point, cert.exact_dual, (cert,))
+    where = f"state {state}" + (f", step {step}" if step is not None else "")
+    return Certificate(cert.verdict, cert.exact_value, f"{where}, action {action}: {cert.reason}", cert.checks,
+                       cert.exact_point, cert.exact_dual, cert.parts)
 
 
 # --------------------------------------------------------------------------- dispatch
