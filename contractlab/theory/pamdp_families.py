@@ -40,6 +40,15 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> int:
     return int(value)
 
 
+def _random_stage(rng: np.random.Generator, S: int, A: int, K: int):
+    """Outcome rows Dirichlet(1), agent rewards −U[0, 1] with action 0 free, principal rewards U[0, 1]."""
+    O = rng.dirichlet(np.ones(K), size=(S, A))
+    r = -rng.uniform(0.0, 1.0, (S, A))
+    r[:, 0] = 0.0
+    rp = rng.uniform(0.0, 1.0, (S, K))
+    return O, r, rp
+
+
 def _full_tree_next_state(depth: int, branching: int) -> np.ndarray:
     """``next_state`` of the complete ``branching``-ary tree of ``depth`` decision levels (BFS order)."""
     n = (branching ** depth - 1) // (branching - 1) if branching > 1 else depth
@@ -87,11 +96,7 @@ def random_tree(depth: int, n_actions: int = 3, n_outcomes: int = 4, seed=0) -> 
     K = _check_int("n_outcomes", n_outcomes, 1)
     S = (K ** depth - 1) // (K - 1) if K > 1 else depth
     _check_size("depth", S * n_actions * K)
-    rng = _rng(seed)
-    O = rng.dirichlet(np.ones(K), size=(S, n_actions))
-    r = -rng.uniform(0.0, 1.0, (S, n_actions))
-    r[:, 0] = 0.0
-    rp = rng.uniform(0.0, 1.0, (S, K))
+    O, r, rp = _random_stage(_rng(seed), S, n_actions, K)
     return PrincipalAgentMDP(O, r, rp, next_state=_full_tree_next_state(depth, K), discount=1.0, acyclic=True)
 
 
@@ -103,10 +108,7 @@ def random_dag(n_states: int, n_actions: int = 2, n_outcomes: int = 2, seed=0) -
     K = _check_int("n_outcomes", n_outcomes, 1)
     _check_size("n_states", S * A * K)
     rng = _rng(seed)
-    O = rng.dirichlet(np.ones(K), size=(S, A))
-    r = -rng.uniform(0.0, 1.0, (S, A))
-    r[:, 0] = 0.0
-    rp = rng.uniform(0.0, 1.0, (S, K))
+    O, r, rp = _random_stage(rng, S, A, K)
     s = np.arange(S)[:, None]
     later = s + 1 + np.floor(rng.uniform(0.0, 1.0, (S, K)) * (S - 1 - s)).astype(np.int64)
     ends = (rng.uniform(0.0, 1.0, (S, K)) < 0.25) | (s == S - 1)
