@@ -1,0 +1,79 @@
+"""Checkpoint files of the learners: one ``.npz`` of named arrays plus JSON metadata.
+
+Never pickle: arrays are plain numeric ``.npz`` members read with ``allow_pickle=False`` and
+the metadata (learner kind, hyper-parameters, iteration, RNG state) is a JSON string stored as
+a unicode array member. Torch ``state_dict`` tensors are stored as numpy arrays under prefixed
+names. Files are written atomically (temporary file, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..theory.errors import InvalidFileError
+
+_META = "__meta__"
+FORMAT = "contractlab_checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``arrays`` and ``meta`` (JSON-serialisable) to ``path`` atomically."""
+    path = Path(path)
+    if _META in arrays:
+        raise ValueError(f"array name {_META!r} is reserved")
+    doc = {"format": FORMAT, "version": VERSION, **meta}
+    members = {k: np.asarray(v) for k, v in arrays.items()}
+    for k, v in members.items():
+        if v.dtype.kind not in "biuf":
+            raise ValueError(f"checkpoint array {k!r} has dtype {v.dtype}; only numeric arrays are stored")
+    members[_META] = np.array(json.dumps(doc, allow_nan=False))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **members)
+            fh.flush()
+            os.fsync(fh.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a checkpoint: ``(arrays, meta)``. ``kind`` checks ``meta["kind"]``.
+
+    Raises :class:`InvalidFileError` (one line, naming the file) for anything that is not a
+    checkpoint of this format.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InvalidFileError(str(path), f"not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if _META not in arrays:
+        raise InvalidFileError(str(path), "not a contractlab checkpoint (no metadata member)")
+    try:
+        meta = json.loads(str(arrays.pop(_META)))
+    except ValueError as exc:
+        raise InvalidFileError(str(path), f"checkpoint metadata is not JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InvalidFileError(str(path), "not a contractlab checkpoint")
+    if meta.get("version") != VERSION:
+        raise InvalidFileError(str(path), f"checkpoint version {meta.get('version')!r} is not supported")
+    if kind is not None and meta.get("kind") != kind:
+        raise InvalidFileError(str(path), f"checkpoint is of kind {meta.get('kind')!r}, expected {kind!r}")
+    return arrays, meta
