@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from contractlab import InvalidInstanceError
 from contractlab.solvers.min_pay import solve_min_pay_arrays
-from contractlab.solvers.min_pay_vertex import (MAX_VERTEX_CANDIDATES, choose_method, min_pay_all_actions,
+from contractlab.solvers.min_pay_vertex import (MAX_VERTEX_CANDIDATES, PROB_DIFF_TOL, choose_method, min_pay_all_actions,
                                                 min_pay_batch, n_candidates, solve_min_pay_lp,
                                                 solve_min_pay_vertex)
 
@@ -69,7 +69,7 @@ def test_vertex_matches_highs_lp(seed, P, n, m, zeros, duplicate, tie_outcomes):
     actions, problems = pairs(P, n)
     vertex = solve_min_pay_vertex(F, c, actions, problems=problems)
     assert vertex.method == "vertex"
-    _, sol = solve_min_pay_arrays(F[problems], c[problems], actions, backend="highs")
+    _, sol = solve_min_pay_arrays(F[problems], c[problems], actions, backend="highs", prob_diff_tol=PROB_DIFF_TOL)
     assert set(np.unique(sol.status)) <= {"optimal", "infeasible"}
     assert_agree(F, c, actions, problems, vertex, sol.status, sol.objective)
 

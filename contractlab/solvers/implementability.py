@@ -24,7 +24,9 @@ import numpy as np
 from ..theory.contract_problem import ContractProblem
 from .lp import LPBatch, solve_lp_batch
 
-#: An action is called non-implementable when a combination is cheaper by more than this.
+#: An action is called non-implementable when a combination is cheaper by more than this, times
+#: the largest cost difference ``max_k |c_k − c_i|`` (so the verdict is invariant under adding a
+#: constant to every cost and under scaling the costs, as the MIN-PAY LP's own feasibility is).
 IMPLEMENTABILITY_TOL = 1e-9
 
 
@@ -46,11 +48,17 @@ class Implementability:
 
 
 def implementability_lps(F: np.ndarray, c: np.ndarray, actions: np.ndarray) -> LPBatch:
-    """The convex-combination LPs for ``actions`` of problems ``F`` (B, n, m), ``c`` (B, n)."""
+    """The convex-combination LPs for ``actions`` of problems ``F`` (B, n, m), ``c`` (B, n).
+
+    The objective is ``λ·(c − c_i)`` (the cost *advantage* of the combination; ``Σλ = 1`` makes
+    it differ from ``λ·c`` by the constant ``c_i``), so that costs of ``1e9`` that differ by
+    ``0.5`` give an LP of scale ``0.5``, not ``1e9``.
+    """
     B, n, m = F.shape
     A_eq = np.concatenate([np.swapaxes(F, 1, 2), np.ones((B, 1, n))], axis=1)  # (B, m+1, n)
     b_eq = np.concatenate([F[np.arange(B), actions], np.ones((B, 1))], axis=1)
-    return LPBatch(c=c.copy(), A_ge=np.zeros((B, 0, n)), b_ge=np.zeros((B, 0)), A_eq=A_eq, b_eq=b_eq)
+    advantage = c - c[np.arange(B), actions][:, None]
+    return LPBatch(c=advantage, A_ge=np.zeros((B, 0, n)), b_ge=np.zeros((B, 0)), A_eq=A_eq, b_eq=b_eq)
 
 
 def implementability_all(problem: ContractProblem, backend: str = "highs",
@@ -71,7 +79,8 @@ def is_implementable(problem: ContractProblem, action: int, backend: str = "high
     Parameters
     ----------
     tol:
-        A combination must be cheaper than ``c_i`` by more than ``tol`` to count.
+        A combination must be cheaper than ``c_i`` by more than ``tol * max_k |c_k − c_i|`` to
+        count (:data:`IMPLEMENTABILITY_TOL`).
     """
     action = _check_action(problem, action)
     F = problem.outcome_probs[None]
@@ -79,12 +88,15 @@ def is_implementable(problem: ContractProblem, action: int, backend: str = "high
     return _result(problem, action, sol.status[0], sol.x[0], sol.objective[0], sol.backend, tol)
 
 
-def _result(problem, action, status, lam, value, backend, tol) -> Implementability:
+def _result(problem, action, status, lam, advantage, backend, tol) -> Implementability:
     c_i = float(problem.costs[action])
     if status != "optimal":
-        # The LP is feasible and bounded by construction; anything else is a solver failure.
+        # The LP is feasible and bounded by construction; anything else is a solver failure
+        # (the status says so; ``implementable`` is then not a verdict).
         return Implementability(action, True, float("nan"), None, None, str(status), backend)
-    if value < c_i - tol * max(1.0, abs(c_i)) and lam[action] < 1.0 - 1e-12:
+    spread = float(np.abs(problem.costs - c_i).max())
+    value = c_i + float(advantage)
+    if advantage < -tol * spread and lam[action] < 1.0 - 1e-12:
         w = np.clip(lam, 0.0, None)
         w[action] = 0.0
         w = w / w.sum()

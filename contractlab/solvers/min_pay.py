@@ -74,11 +74,15 @@ def _others(n: int, actions: np.ndarray) -> np.ndarray:
 
 
 def min_pay_lps(F: np.ndarray, c: np.ndarray, actions: np.ndarray, participation: float | None = None,
-                ic_margin: float = 0.0) -> LPBatch:
+                ic_margin: float = 0.0, prob_diff_tol: float = 0.0) -> LPBatch:
     """The MIN-PAY LPs for ``actions[b]`` of problem ``b`` (``F``: (B, n, m), ``c``: (B, n)).
 
     Row ``r`` of block ``b`` is the IC constraint against ``_others(n, actions)[b, r]``; with
-    ``participation`` set, a last row is the participation constraint.
+    ``participation`` set, a last row is the participation constraint. Entries of the IC rows
+    ``F_i − F_k`` of magnitude at most ``prob_diff_tol`` are set to 0 (default 0: the data are
+    solved exactly as given; the SPE solver passes
+    :data:`~contractlab.solvers.min_pay_vertex.PROB_DIFF_TOL` so that its LP and vertex methods
+    read the same rows).
     """
     B, n, m = F.shape
     rows = np.arange(B)
@@ -86,6 +90,8 @@ def min_pay_lps(F: np.ndarray, c: np.ndarray, actions: np.ndarray, participation
     Fi = F[rows, actions]                                     # (B, m)
     ci = c[rows, actions]
     A_ge = Fi[:, None, :] - F[rows[:, None], others]          # (B, n-1, m)
+    if prob_diff_tol > 0:
+        A_ge = A_ge * (np.abs(A_ge) > prob_diff_tol)
     b_ge = ci[:, None] - c[rows[:, None], others] + ic_margin
     if participation is not None:
         A_ge = np.concatenate([A_ge, Fi[:, None, :]], axis=1)
@@ -95,9 +101,9 @@ def min_pay_lps(F: np.ndarray, c: np.ndarray, actions: np.ndarray, participation
 
 def solve_min_pay_arrays(F: np.ndarray, c: np.ndarray, actions: np.ndarray, backend: str = "highs",
                          batched: bool = True, participation: float | None = None,
-                         ic_margin: float = 0.0) -> tuple[LPBatch, LPSolution]:
+                         ic_margin: float = 0.0, prob_diff_tol: float = 0.0) -> tuple[LPBatch, LPSolution]:
     """Solve MIN-PAY for many (problem, action) pairs at once; the array-level fast path."""
-    lp = min_pay_lps(F, c, actions, participation, ic_margin)
+    lp = min_pay_lps(F, c, actions, participation, ic_margin, prob_diff_tol)
     return lp, solve_lp_batch(lp, backend=backend, batched=batched)
 
 

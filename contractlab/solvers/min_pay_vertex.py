@@ -62,10 +62,12 @@ from ..theory.validation import PROB_SUM_TOL
 FEASIBILITY_TOL = 1e-10
 
 #: Entries of ``F_i − F_k`` with ``|F_i[j] − F_k[j]| <= PROB_DIFF_TOL`` are set to 0 before anything
-#: else: they are round-off of (equal) probabilities, and HiGHS drops matrix coefficients below
-#: its ``small_matrix_value`` (``1e-9``) too, so both methods see the same IC rows. An outcome
-#: whose probability moves by at most this between two actions cannot carry an incentive
-#: (it would need payments above ``1e9`` per unit of cost). Default ``1e-9``.
+#: else: they are taken as round-off of (equal) probabilities (``0.9999999999999999`` against
+#: ``1.0``), and :func:`solve_min_pay_lp` zeroes the same entries, so both methods read the same
+#: IC rows. An outcome whose probability moves by at most this between two actions cannot carry
+#: an incentive (it would need payments above ``1e9`` per unit of cost). This is a modelling rule
+#: of the SPE solver; the one-shot :func:`~contractlab.solvers.min_pay.min_pay` solves the data
+#: exactly as given (its LPs are equilibrated, so such rows are not lost). Default ``1e-9``.
 PROB_DIFF_TOL = 1e-9
 
 #: A basis block ``A_RJ`` counts as singular (the candidate is discarded) when
@@ -105,7 +107,7 @@ CHUNK_ENTRIES = 1 << 18
 METHODS = ("auto", "vertex", "lp")
 
 #: Names of the codes in :attr:`MinPayArrays.status_code`.
-STATUS_NAMES = ("optimal", "infeasible", "unbounded", "error")
+STATUS_NAMES = ("optimal", "infeasible", "unbounded", "error", "inaccurate", "disagreement")
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,8 +126,9 @@ class MinPayArrays:
         ``(B,)`` bool.
     status_code:
         ``(B,)`` int8 index into :data:`STATUS_NAMES`: 0 ``"optimal"``, 1 ``"infeasible"``; the LP
-        path may also report 2 ``"unbounded"`` or 3 ``"error"`` (any other solver status); such
-        a pair is not marked implementable. The property ``status`` gives the names (an array
+        path may also report 2 ``"unbounded"``, 3 ``"error"`` (any other solver status),
+        4 ``"inaccurate"`` (the reported optimum failed its KKT check) or 5 ``"disagreement"``
+        (``backend="both"``: HiGHS and cvxpy differ); such a pair is not marked implementable. The property ``status`` gives the names (an array
         of strings, as ``LPSolution.status``); codes are kept because a million strings cost
         more than the enumeration itself.
     ic_slacks:
@@ -464,10 +467,11 @@ def solve_min_pay_lp(F, c, actions, *, problems=None, backend: str = "highs", ba
     from .min_pay import solve_min_pay_arrays
     F, c, actions, problems = _check_inputs(F, c, actions, problems)
     B = len(actions)
-    _, sol = solve_min_pay_arrays(F[problems], c[problems], actions, backend=backend, batched=batched)
+    _, sol = solve_min_pay_arrays(F[problems], c[problems], actions, backend=backend, batched=batched,
+                                  prob_diff_tol=PROB_DIFF_TOL)
     names = np.asarray(sol.status, dtype=object)
     status = np.full(B, STATUS_NAMES.index("error"), dtype=np.int8)
-    for code, name in enumerate(STATUS_NAMES[:3]):
+    for code, name in enumerate(STATUS_NAMES):
         status[names == name] = code
     ok = status == 0
     t = np.clip(np.nan_to_num(sol.x, nan=0.0), 0.0, None)

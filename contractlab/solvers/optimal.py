@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..theory.contract_problem import ContractProblem
+from ..theory.errors import SolverFailure
 from .min_pay import MinPayResult, min_pay_all
 
 #: Principal utilities within this (absolute) distance are ties, broken to the lowest index.
@@ -68,8 +69,17 @@ def optimal_contract(problem: ContractProblem, *, backend: str = "highs", partic
     :func:`~contractlab.solvers.min_pay.min_pay`. At least one action (a cheapest one) is
     always implementable without a participation constraint or margin; if none is
     implementable under the options, ``action`` is ``-1`` and the utilities are ``-inf``.
+
+    Raises :class:`~contractlab.theory.errors.SolverFailure` when some MIN-PAY LP ends neither
+    ``optimal`` nor ``infeasible`` (``inaccurate``, ``error``, or ``disagreement`` with
+    ``backend="both"``): the best action cannot be chosen from an incomplete table.
     """
     table = min_pay_all(problem, backend=backend, participation=participation, ic_margin=ic_margin)
+    unclean = [(r.action, r.status) for r in table if r.status not in ("optimal", "infeasible")]
+    if unclean:
+        raise SolverFailure(f"optimal_contract: MIN-PAY of action {unclean[0][0]} has status {unclean[0][1]!r} "
+                            f"({len(unclean)} of {len(table)} actions unresolved, backend {backend!r}); "
+                            "no action is chosen from an incomplete table")
     pay = np.array([res.expected_payment for res in table])
     utilities = np.where(np.isfinite(pay), problem.expected_rewards - np.where(np.isfinite(pay), pay, 0.0), -np.inf)
     utilities.setflags(write=False)

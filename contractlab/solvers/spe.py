@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..theory.contract_policy import ContractPolicy
-from ..theory.errors import InvalidInstanceError
+from ..theory.errors import InvalidInstanceError, SolverFailure
 from ..theory.pamdp import PrincipalAgentMDP
 from .lp import BACKENDS
 from .min_pay_vertex import STATUS_NAMES, _all_actions, choose_method
@@ -192,8 +192,9 @@ def _check_states(states, S: int) -> np.ndarray:
 def _check_options(mdp, method: str, backend: str, tie_tol: float) -> str:
     if not isinstance(mdp, PrincipalAgentMDP):
         raise InvalidInstanceError("mdp", f"expected a PrincipalAgentMDP, got {type(mdp).__name__}")
-    if backend not in BACKENDS:
-        raise InvalidInstanceError("backend", f"unknown backend {backend!r} (choose one of {', '.join(BACKENDS)})")
+    if backend not in BACKENDS + ("both",):
+        raise InvalidInstanceError("backend", f"unknown backend {backend!r} (choose one of "
+                                   f"{', '.join(BACKENDS + ('both',))})")
     if not (isinstance(tie_tol, (int, float, np.floating)) and np.isfinite(tie_tol) and tie_tol >= 0):
         raise InvalidInstanceError("tie_tol", f"must be a finite number >= 0, got {tie_tol!r}")
     return choose_method(mdp.n_actions, mdp.n_outcomes, method)
@@ -220,7 +221,8 @@ def spe_backup(mdp: PrincipalAgentMDP, states, principal_next, agent_next, metho
         (vertex when :func:`~contractlab.solvers.min_pay_vertex.n_candidates` is at most
         :data:`~contractlab.solvers.min_pay_vertex.MAX_VERTEX_CANDIDATES`).
     backend:
-        LP backend for ``method="lp"`` (``"highs"`` or ``"cvxpy"``).
+        LP backend for ``method="lp"`` (``"highs"``, ``"cvxpy"``, or ``"both"``: an LP on which
+        the two disagree raises :class:`~contractlab.theory.errors.SolverFailure`).
     tie_tol:
         Principal's tie tolerance (relative), :data:`TIE_TOL`.
 
@@ -246,7 +248,7 @@ def _backup(mdp, states, vp, va, method, backend, tie_tol) -> SPEBackup:
     mp = _all_actions(O, -agent_q, method, backend)     # inputs are validated MDP arrays: no re-check
     if method == "lp" and (mp.status_code > 1).any():
         b, a = (int(i) for i in np.argwhere(mp.status_code > 1)[0])
-        raise RuntimeError(f"MIN-PAY at state {int(states[b])}, action {a}: LP solver status "
+        raise SolverFailure(f"MIN-PAY at state {int(states[b])}, action {a}: LP solver status "
                            f"{STATUS_NAMES[mp.status_code[b, a]]!r}")
     principal_q = gross - mp.expected_payment                          # inf payment -> −inf
     best = principal_q.max(axis=1)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..theory.bimatrix import BimatrixGame, follower_best_responses
-from ..theory.errors import InvalidInstanceError
+from ..theory.errors import InvalidInstanceError, SolverFailure
 from .lp import BACKENDS, LPBatch, LPSolution, solve_lp_batch
 
 #: Differences of follower payoffs ``B[i, j] - B[i, j']`` of size at most
@@ -134,12 +134,14 @@ def stackelberg(game: BimatrixGame, backend: str = "highs", tie_tol: float = TIE
     ------
     InvalidInstanceError
         For an unknown backend or a negative / non-finite ``tie_tol`` or ``payoff_tol``.
-    RuntimeError
-        If no LP was solved to optimality. At least one LP is always feasible (some column is
+    SolverFailure
+        (a ``RuntimeError``) if some commitment LP ends neither optimal nor infeasible, or none
+        is optimal. At least one LP is always feasible (some column is
         a best response to every ``x``) and all are bounded, so this signals a solver failure.
     """
-    if backend not in BACKENDS:
-        raise InvalidInstanceError("backend", f"unknown backend {backend!r} (choose one of {', '.join(BACKENDS)})")
+    if backend not in BACKENDS + ("both",):
+        raise InvalidInstanceError("backend", f"unknown backend {backend!r} (choose one of "
+                                   f"{', '.join(BACKENDS + ('both',))})")
     if (isinstance(tie_tol, bool) or not isinstance(tie_tol, numbers.Real) or not np.isfinite(tie_tol)
             or tie_tol < 0):
         raise InvalidInstanceError("tie_tol", f"must be a finite number >= 0, got {tie_tol!r}")
@@ -155,8 +157,14 @@ def stackelberg(game: BimatrixGame, backend: str = "highs", tie_tol: float = TIE
 def _result(game: BimatrixGame, sol: LPSolution, tie_tol: float) -> StackelbergResult:
     A, B = game.leader_payoffs, game.follower_payoffs
     ok = sol.optimal
+    unclean = np.flatnonzero(~np.isin(sol.status, ("optimal", "infeasible")))
+    if unclean.size:
+        j = int(unclean[0])
+        raise SolverFailure(f"stackelberg: the commitment LP of follower action {j} has status {sol.status[j]!r} "
+                            f"({unclean.size} of {len(sol.status)} unresolved, backend {sol.backend!r}); no "
+                            "commitment is chosen from an incomplete set")
     if not ok.any():
-        raise RuntimeError(f"stackelberg: no commitment LP was solved to optimality (statuses {list(sol.status)}); "
+        raise SolverFailure(f"stackelberg: no commitment LP was solved to optimality (statuses {list(sol.status)}); "
                            f"this is a solver failure ({sol.backend})")
     values = np.where(ok, -sol.objective, -np.inf)
     j = _choose(values, tie_tol)

@@ -31,3 +31,10 @@ class InvalidInstanceError(ValueError):
 
 class InvalidFileError(InvalidInstanceError):
     """A file could not be read as a contractlab instance (not JSON, wrong kind/version)."""
+
+
+class SolverFailure(RuntimeError):
+    """A solver could not produce an answer it can vouch for: an LP was reported
+    ``"inaccurate"`` (its KKT check failed), ``"error"``, or ``"disagreement"`` (HiGHS and
+    cvxpy differ under ``backend="both"``). Raised instead of silently answering from the LPs
+    that did solve; the message names the LP (action, state, ...) and its status."""
