@@ -8,6 +8,7 @@ checks and the CLI). The most used names are re-exported here.
 __version__ = "0.1.0"
 
 from .theory import ContractProblem, InvalidInstanceError, load, load_problem, save  # noqa: E402
+from .solvers.exact import solve  # noqa: E402
 from .solvers import (  # noqa: E402
     agent_best_response,
     best_linear_contract,
@@ -18,5 +19,5 @@ from .solvers import (  # noqa: E402
     optimal_contract,
 )
 
-__all__ = ["ContractProblem", "InvalidInstanceError", "load", "load_problem", "save", "min_pay", "min_pay_all",
+__all__ = ["solve", "ContractProblem", "InvalidInstanceError", "load", "load_problem", "save", "min_pay", "min_pay_all",
            "is_implementable", "optimal_contract", "best_linear_contract", "first_best", "agent_best_response"]

@@ -145,6 +145,15 @@ def _frvec(v) -> list[Fraction]:
     return [_fr(x) for x in np.asarray(v, dtype=float).ravel()]
 
 
+def exact_data(problem: ContractProblem) -> tuple[list[list[Fraction]], list[Fraction], list[Fraction]]:
+    """``(F, c, r)`` as Fractions: the problem's exact data (:attr:`ContractProblem.exact`, e.g.
+    the decimal literals of its JSON file) when it has them, else the exact values of its floats."""
+    if problem.exact is not None:
+        F, c, r = problem.exact
+        return [list(row) for row in F], list(c), list(r)
+    return [_frvec(row) for row in problem.outcome_probs], _frvec(problem.costs), _frvec(problem.rewards)
+
+
 def _dot(a: Sequence[Fraction], b: Sequence[Fraction]) -> Fraction:
     return sum((x * y for x, y in zip(a, b)), Fraction(0))
 
@@ -191,8 +200,7 @@ def _close(a: float, b: float, tol: float) -> bool:
 
 def _min_pay_rows(problem: ContractProblem, action: int, participation, ic_margin):
     """Exact rows ``(a_r, b_r, name_r)`` of MIN-PAY for ``action``: IC rows, then participation."""
-    F = [_frvec(row) for row in problem.outcome_probs]
-    c = _frvec(problem.costs)
+    F, c, _ = exact_data(problem)
     eps = _fr(ic_margin)
     A, b, names = [], [], []
     for k in range(problem.n_actions):
@@ -415,8 +423,7 @@ def certify_not_implementable(result, problem: ContractProblem, tol: float = TOL
     """
     i = result.action
     eps = _fr(result.ic_margin)
-    F = [_frvec(row) for row in problem.outcome_probs]
-    c = _frvec(problem.costs)
+    F, c, _ = exact_data(problem)
     witnesses = [w for w in (result.witness, _float_witness(problem, i)) if w is not None]
     if not witnesses:
         return Certificate(NUMERICALLY_VERIFIED, None, "no witness combination available to certify infeasibility", ())
@@ -508,8 +515,7 @@ def certify_optimal(result, problem: ContractProblem, tol: float = TOL) -> Certi
     if refuted:
         k, p = refuted[0]
         return Certificate(REFUTED, None, f"table row {k}: {p.reason}", (), parts=parts)
-    r = _frvec(problem.rewards)
-    F = [_frvec(row) for row in problem.outcome_probs]
+    F, _, r = exact_data(problem)
     util = {k: _dot(F[k], r) - p.exact_value for k, p in enumerate(parts)
             if p.verdict == CERTIFIED and p.exact_value is not None}
     a = result.action
@@ -576,8 +582,8 @@ def certify_linear(result, problem: ContractProblem, tol: float = TOL) -> Certif
     the actions alone, with the principal's utility still within ``tol`` of the exact optimum,
     is a near-tie: numerically verified. A utility off by more than ``tol``: refuted.
     """
-    R = [_dot(row, _frvec(problem.rewards)) for row in (_frvec(f) for f in problem.outcome_probs)]
-    c = _frvec(problem.costs)
+    F, c, r = exact_data(problem)
+    R = [_dot(row, r) for row in F]
     alphas, acts = exact_linear_envelope(R, c)
     utils = [(1 - x) * R[k] for x, k in zip(alphas, acts)]
     best = max(range(len(utils)), key=lambda q: (utils[q], -q))

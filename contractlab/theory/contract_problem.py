@@ -47,6 +47,10 @@ class ContractProblem:
     action_names: tuple[str, ...] | None = None
     outcome_names: tuple[str, ...] | None = None
     prob_tol: float = field(default=PROB_SUM_TOL, repr=False)
+    #: ``(F, c, r)`` as nested tuples of :class:`~fractions.Fraction`: the data exactly as given
+    #: (see :meth:`from_exact`); ``None`` when the problem was built from floats, whose exact
+    #: binary values are then the data.
+    exact: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         F = as_float_array("outcome_probs", self.outcome_probs, 2)
@@ -63,6 +67,27 @@ class ContractProblem:
         object.__setattr__(self, "rewards", r)
         object.__setattr__(self, "action_names", check_names("action_names", self.action_names, n))
         object.__setattr__(self, "outcome_names", check_names("outcome_names", self.outcome_names, m))
+        if self.exact is not None:
+            ok = (isinstance(self.exact, tuple) and len(self.exact) == 3 and len(self.exact[0]) == n
+                  and all(len(row) == m for row in self.exact[0]) and len(self.exact[1]) == n
+                  and len(self.exact[2]) == m)
+            if not ok:
+                raise InvalidInstanceError("exact", "must be (F, c, r) as nested tuples of Fractions of the same shapes")
+
+    @classmethod
+    def from_exact(cls, outcome_probs, costs, rewards, action_names=None, outcome_names=None,
+                   prob_tol: float = PROB_SUM_TOL) -> "ContractProblem":
+        """A problem from exact numbers: ints, Fractions, Decimals or strings ``"7/10"`` / ``"0.7"``.
+
+        The float arrays are the nearest floats; the exact values are kept in :attr:`exact` for
+        :func:`contractlab.solve` with ``exact=True`` and for the certificates. (Floats are
+        accepted too and are taken at their exact binary value.)
+        """
+        from .exact import exact_array, to_floats
+        F = exact_array("outcome_probs", outcome_probs, 2)
+        c = exact_array("costs", costs, 1)
+        r = exact_array("rewards", rewards, 1)
+        return cls(to_floats(F), to_floats(c), to_floats(r), action_names, outcome_names, prob_tol, exact=(F, c, r))
 
     @property
     def n_actions(self) -> int:
@@ -89,11 +114,15 @@ class ContractProblem:
         return self.outcome_names[j] if self.outcome_names else str(j)
 
     def replace(self, **changes) -> "ContractProblem":
-        """A new problem with some fields replaced (validated again)."""
+        """A new problem with some fields replaced (validated again; the exact data are dropped when
+    a number changes)."""
         data = dict(outcome_probs=self.outcome_probs, costs=self.costs, rewards=self.rewards,
                     action_names=self.action_names, outcome_names=self.outcome_names,
                     prob_tol=self.prob_tol)
         data.update(changes)
+        # exact data survive only a change of names; new numbers are taken as given
+        if self.exact is not None and set(changes) <= {"action_names", "outcome_names", "prob_tol"}:
+            data["exact"] = self.exact
         return ContractProblem(**data)
 
     def permuted(self, action_perm: Sequence[int] | None = None,

@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -49,8 +50,11 @@ def register_kind(kind: FileKind) -> None:
 def _problem_from_dict(data: dict) -> ContractProblem:
     allowed = {"kind", "version", "outcome_probs", "costs", "rewards", "action_names", "outcome_names"}
     require_fields(data, ("outcome_probs", "costs", "rewards"), allowed)
-    return ContractProblem(outcome_probs=data["outcome_probs"], costs=data["costs"], rewards=data["rewards"],
-                           action_names=data.get("action_names"), outcome_names=data.get("outcome_names"))
+    # Numbers are kept exactly as written (decimal literals, or strings such as "7/10"); the
+    # float arrays are their nearest floats. See contractlab.theory.exact.
+    return ContractProblem.from_exact(outcome_probs=data["outcome_probs"], costs=data["costs"],
+                                      rewards=data["rewards"], action_names=data.get("action_names"),
+                                      outcome_names=data.get("outcome_names"))
 
 
 def _problem_to_dict(p: ContractProblem) -> dict:
@@ -148,6 +152,10 @@ def _resolve_npz(data: Any, json_path: Path | None) -> Any:
     return out
 
 
+#: Kinds whose numbers are read exactly (decimal literals as written; see contractlab.theory.exact).
+EXACT_KINDS = ("contract_problem",)
+
+
 def loads(text: str | bytes, expect: str | None = None, path: str | os.PathLike | None = None) -> Any:
     """Parse a JSON document (str or UTF-8 bytes) into a model object.
 
@@ -160,6 +168,9 @@ def loads(text: str | bytes, expect: str | None = None, path: str | os.PathLike 
             raise InvalidFileError("document", f"not UTF-8 text (byte {exc.start})") from None
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+        if isinstance(data, dict) and data.get("kind") in EXACT_KINDS:
+            # small documents whose numbers are kept exactly: read decimal literals as Decimals
+            data = json.loads(text, parse_constant=_reject_constant, parse_float=Decimal)
     except ValueError as exc:
         raise InvalidFileError("document", f"not valid JSON: {exc}") from None
     except RecursionError:
