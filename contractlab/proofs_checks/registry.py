@@ -20,6 +20,7 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_closed_forms",
     "contractlab.proofs_checks.theorems_stackelberg",
     "contractlab.proofs_checks.theorems_pamdp",
+    "contractlab.proofs_checks.theorems_learning",
 )
 
 #: Default numerical tolerance of a check (absolute, scaled by max(1, |bound|)).
