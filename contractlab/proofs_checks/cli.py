@@ -1,7 +1,9 @@
-"""The ``contractlab`` command line: ``verify``, ``solve`` and ``theorems``.
+"""The ``contractlab`` command line: ``verify``, ``solve``, ``generate``, ``learn``, ``check``
+and ``theorems``.
 
 Exit codes: 0 success, 1 a theorem failed, 2 bad input (the message names the field and
-index; no traceback is printed).
+index; no traceback is printed), 3 a solver failure (an LP answer failed its check, or HiGHS
+and cvxpy disagree under ``--backend both``; one line names the LP).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import math
 import sys
 from typing import Sequence
 
-from ..theory.errors import InvalidInstanceError
+from ..theory.errors import InvalidInstanceError, SolverFailure
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SOLVER_FAILURE = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve a contract problem file (or a bimatrix game) exactly")
     s.add_argument("file", help="a JSON file of kind contract_problem or bimatrix_game")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    s.add_argument("--backend", choices=("highs", "cvxpy"), default="highs")
+    s.add_argument("--backend", choices=("highs", "cvxpy", "both"), default="highs",
+                   help="LP backend; 'both' solves with HiGHS and cvxpy and fails (exit 3) where they disagree")
+    s.add_argument("--exact", action="store_true",
+                   help="also give the exact rational optimum (numbers in the file read exactly as written; "
+                        "contract problems)")
     s.add_argument("--certify", action="store_true",
                    help="check the answers exactly in rational arithmetic (contract problems; see docs/certificates.md)")
     g = sub.add_parser("generate", help="write a random instance of a family to a file")
@@ -53,6 +59,33 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--npz-threshold", type=int, default=100_000,
                    help="arrays with at least this many entries go to a sibling .npz (default 100000)")
     g.add_argument("-o", "--output", required=True, metavar="FILE", help="the JSON file to write")
+    c = sub.add_parser("check", help="check a contract policy against the exact SPE of a principal-agent MDP")
+    c.add_argument("instance", help="a JSON file of kind pamdp")
+    c.add_argument("policy", help="a JSON file of kind contract_policy (large arrays may sit in a sibling .npz)")
+    c.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    c.add_argument("--tie-break", choices=("principal", "adversarial"), default="principal",
+                   help="how the exact best-responding agent breaks ties (default principal)")
+    c.add_argument("--agent-policy", metavar="FILE",
+                   help="an agent_policy JSON file ({'kind': 'agent_policy', 'version': 1, 'action': [...]}) or a "
+                        "contract_policy file whose actions the agent plays: report its regret")
+    lp = sub.add_parser("learn", help="train a learned principal and agent on a principal-agent MDP and write "
+                                      "the principal's contract policy")
+    lp.add_argument("instance", help="a JSON file of kind pamdp")
+    lp.add_argument("--learner", choices=("tabular", "deep"), default="tabular",
+                    help="tabular (numpy) or deep (torch, the extra [deep]); default tabular")
+    lp.add_argument("-o", "--output", required=True, metavar="POLICY", help="the contract_policy JSON file to write")
+    lp.add_argument("--iterations", type=int, help="iterations of the run (default: the learner's)")
+    lp.add_argument("--margin", type=float, help="nudging margin ξ >= 0 of the contracts (default: the learner's)")
+    lp.add_argument("--seed", type=int, default=0)
+    lp.add_argument("--eval-every", type=int, default=0, metavar="K",
+                    help="evaluate the greedy policy against an exact best-responding agent every K iterations")
+    lp.add_argument("--checkpoint", metavar="FILE",
+                    help="save the learner here at the end, every --checkpoint-every iterations and on Ctrl-C; "
+                         "if FILE exists, resume from it")
+    lp.add_argument("--checkpoint-every", type=int, default=0, metavar="K")
+    lp.add_argument("--curve", metavar="FILE", help="write the learning curve (JSON) here")
+    lp.add_argument("--json", action="store_true", help="print the check of the learned policy as JSON")
+    lp.add_argument("--no-progress", action="store_true", help="no progress bar")
     t = sub.add_parser("theorems", help="list the registered theorems")
     t.add_argument("--json", action="store_true", help="as JSON on stdout")
     t.add_argument("--markdown", action="store_true", help="as the Markdown page docs/theorems.md")
@@ -68,10 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _solve(args)
         if args.command == "generate":
             return _generate(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "learn":
+            return _learn(args)
         return _theorems(args)
     except InvalidInstanceError as exc:
         print(f"contractlab: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SolverFailure as exc:
+        print(f"contractlab: solver failure: {exc}", file=sys.stderr)
+        return EXIT_SOLVER_FAILURE
     except OSError as exc:  # e.g. --out in a folder that does not exist
         print(f"contractlab: error: {exc.filename or 'file'}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -176,6 +216,24 @@ def _generate(args) -> int:
     return EXIT_OK
 
 
+def _check(args) -> int:
+    """``contractlab check INSTANCE POLICY``: the policy against the exact SPE (policy_check.py)."""
+    from ..theory import fileio
+    from .policy_check import check_policy, load_agent_policy
+
+    mdp = fileio.load(args.instance, expect="pamdp")
+    policy = fileio.load(args.policy, expect="contract_policy")
+    agent = None if args.agent_policy is None else load_agent_policy(args.agent_policy)
+    report = check_policy(mdp, policy, agent, tie_break=args.tie_break)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=1, allow_nan=False) + "\n")
+    else:
+        from rich.console import Console
+        console = Console() if Console().is_terminal else Console(width=120)
+        console.print(report.to_table(f"contractlab check — {args.policy} on {args.instance} ({mdp.n_states} states)"))
+    return EXIT_OK
+
+
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
@@ -226,6 +284,101 @@ def solve_document(problem, backend: str = "highs", certify: bool = False) -> di
     return doc
 
 
+def _learn(args) -> int:
+    """``contractlab learn INSTANCE -o POLICY``: train, write the policy, check it (policy_check.py)."""
+    import os
+
+    from ..learning import exact_value, learning_curve, load_learner, make_learner
+    from ..theory import fileio
+    from .policy_check import check_policy
+
+    mdp = fileio.load(args.instance, expect="pamdp")
+    for name in ("eval_every", "checkpoint_every"):
+        if getattr(args, name) < 0:
+            raise InvalidInstanceError(f"--{name.replace('_', '-')}", f"must be >= 0, got {getattr(args, name)}")
+    overrides = {k: v for k, v in (("iterations", args.iterations), ("margin", args.margin)) if v is not None}
+    resumed = args.checkpoint is not None and os.path.exists(args.checkpoint)
+    if resumed:
+        if overrides:
+            raise InvalidInstanceError("--checkpoint", f"{args.checkpoint!r} exists: resuming uses its settings; drop "
+                                       f"{', '.join('--' + k for k in overrides)} or remove the file")
+        learner = load_learner(args.learner, args.checkpoint, mdp)
+    else:
+        learner = make_learner(args.learner, mdp, seed=args.seed, **overrides)
+    total = learner.config.iterations
+
+    def save_checkpoint() -> None:
+        if args.checkpoint is not None:
+            learner.save(args.checkpoint)
+
+    def train(callback) -> None:
+        try:
+            learner.train(callback=callback, eval_every=args.eval_every)
+        except KeyboardInterrupt:
+            save_checkpoint()
+            where = f"; resume with --checkpoint {args.checkpoint}" if args.checkpoint else ""
+            print(f"contractlab: interrupted at iteration {learner.iteration}{where}", file=sys.stderr)
+            raise
+
+    def every(iteration: int) -> None:
+        if args.checkpoint_every and iteration % args.checkpoint_every == 0:
+            save_checkpoint()
+
+    if args.no_progress or args.json:
+        train(lambda it, tot, metrics: every(it))
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.fields[info]}"), transient=False) as bar:
+            task = bar.add_task(f"learn ({args.learner})", total=total, completed=learner.iteration, info="")
+
+            def callback(it, tot, metrics):
+                info = f"ε {metrics.get('epsilon', float('nan')):.2f}"
+                if "principal_value" in metrics:
+                    info += f"  value {metrics['principal_value']:.4f}"
+                bar.update(task, completed=it, info=info)
+                every(it)
+            train(callback)
+    save_checkpoint()
+    policy = learner.policy()
+    fileio.save(policy, args.output, npz_threshold=100_000)
+    if args.curve is not None:
+        from ..theory.fileio import write_text_atomic
+        its, vals = learning_curve(learner)
+        write_text_atomic(args.curve, json.dumps({"kind": "learning_curve", "version": 1, "learner": args.learner,
+                                                  "seed": learner.seed, "iterations": its.tolist(),
+                                                  "principal_value": vals.tolist()}, allow_nan=False))
+    report = check_policy(mdp, policy)
+    if args.json:
+        doc = report.to_json()
+        doc.update({"learner": args.learner, "iterations": learner.iteration, "resumed": resumed,
+                    "policy_file": args.output, "principal_value_exact_agent": exact_value(learner)})
+        sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    else:
+        from rich.console import Console
+        console = Console() if Console().is_terminal else Console(width=120)
+        console.print(f"wrote {args.output} after {learner.iteration} iterations"
+                      + (f" (resumed from {args.checkpoint})" if resumed else ""))
+        console.print(report.to_table(f"the learned policy against the exact SPE ({mdp.n_states} states)"))
+    return EXIT_OK
+
+
+def exact_solution_document(problem, backend: str = "highs") -> dict:
+    """The ``"exact"`` part of ``contractlab solve --exact``: fractions as strings ``"p/q"``."""
+    from ..solvers.exact import optimal_contract_exact
+
+    ex = optimal_contract_exact(problem, backend=backend)
+    return {"action": ex.action, "action_name": problem.action_label(ex.action),
+            "contract": [str(x) for x in ex.contract], "expected_payment": str(ex.expected_payment),
+            "principal_utility": str(ex.principal_utility), "agent_utility": str(ex.agent_utility),
+            "min_pay": [{"action": row.action, "implementable": row.implementable,
+                         "expected_payment": None if row.expected_payment is None else str(row.expected_payment),
+                         "contract": None if row.contract is None else [str(x) for x in row.contract],
+                         "witness": None if row.witness is None else [str(x) for x in row.witness],
+                         "principal_utility": None if u is None else str(u)}
+                        for row, u in zip(ex.table, ex.principal_utilities)]}
+
+
 def _solve(args) -> int:
     from ..theory import fileio
 
@@ -233,6 +386,8 @@ def _solve(args) -> int:
     kind = fileio.to_dict(obj)["kind"]
     if kind == "contract_problem":
         doc = solve_document(obj, args.backend, certify=args.certify)
+        if args.exact:
+            doc["exact"] = exact_solution_document(obj, args.backend)
         if args.json:
             sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
         else:
@@ -345,6 +500,11 @@ def _print_contract_solution(problem, doc: dict) -> None:
     else:
         console.print(f"[bold]Best linear contract[/bold]: none ({doc['linear_note']})")
     console.print(f"[bold]First best[/bold]: action {fb['action_name']}, welfare (FB) {fb['welfare']:.6g}")
+    if "exact" in doc:
+        ex = doc["exact"]
+        console.print(f"[bold]Exact optimum[/bold] (proved in rational arithmetic): action {ex['action_name']}, "
+                      f"t = [{', '.join(ex['contract'])}], expected payment {ex['expected_payment']}, "
+                      f"principal utility {ex['principal_utility']}")
     if "certificate" in o:
         c = o["certificate"]
         console.print(f"[bold]Certificate[/bold] of the optimal contract: {c['verdict']}"
