@@ -14,6 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import hashlib
+
 import numpy as np
 
 from ..theory.errors import InvalidFileError
@@ -21,6 +23,24 @@ from ..theory.errors import InvalidFileError
 _META = "__meta__"
 FORMAT = "contractlab_checkpoint"
 VERSION = 1
+
+
+def mdp_fingerprint(mdp) -> str:
+    """SHA-256 of everything that defines a principal-agent MDP (array bytes as float64/int64,
+    shapes, ``γ``, horizon, initial state): equal MDPs give equal fingerprints. Checkpoints
+    store it, and the learners refuse to resume on a different MDP."""
+    h = hashlib.sha256()
+    for name in ("outcome_probs", "agent_rewards", "principal_rewards", "next_state", "transitions"):
+        arr = getattr(mdp, name)
+        h.update(name.encode())
+        if arr is None:
+            h.update(b"none")
+            continue
+        arr = np.ascontiguousarray(arr, dtype=np.int64 if arr.dtype.kind in "iu" else np.float64)
+        h.update(repr(arr.shape).encode())
+        h.update(arr.tobytes())
+    h.update(repr((float(mdp.discount), mdp.horizon, int(mdp.initial_state))).encode())
+    return h.hexdigest()
 
 
 def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:

@@ -129,7 +129,6 @@ run of 20 000 iterations (measured on a shared 2-core machine).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields
@@ -142,7 +141,7 @@ from ..solvers.pamdp_policy import agent_best_response
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, mdp_fingerprint, save_checkpoint
 from .contracts import nudged_min_pay
 from .simulator import Simulator
 
@@ -418,23 +417,6 @@ class QNetwork(nn.Module):
 
 
 # --------------------------------------------------------------------------- helpers
-
-def mdp_fingerprint(mdp: PrincipalAgentMDP) -> str:
-    """SHA-256 of everything that defines ``mdp`` (array bytes as float64/int64, shapes, ``γ``,
-    horizon, initial state): equal MDPs give equal fingerprints."""
-    h = hashlib.sha256()
-    for name in ("outcome_probs", "agent_rewards", "principal_rewards", "next_state", "transitions"):
-        arr = getattr(mdp, name)
-        h.update(name.encode())
-        if arr is None:
-            h.update(b"none")
-            continue
-        arr = np.ascontiguousarray(arr, dtype=np.int64 if arr.dtype.kind in "iu" else np.float64)
-        h.update(repr(arr.shape).encode())
-        h.update(arr.tobytes())
-    h.update(repr((float(mdp.discount), mdp.horizon, int(mdp.initial_state))).encode())
-    return h.hexdigest()
-
 
 def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)) or seed < 0:

@@ -92,7 +92,6 @@ simulator's episode states, plus a fingerprint of the MDP; resuming is exact, bi
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import numbers
 import os
@@ -108,7 +107,7 @@ from ..solvers.pamdp_policy import agent_best_response
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, mdp_fingerprint, save_checkpoint
 from .contracts import nudged_min_pay
 from .simulator import Simulator
 
@@ -282,19 +281,6 @@ class TrainResult:
     iteration: int
     stopped_early: bool
     wall_time: float
-
-
-def mdp_fingerprint(mdp: PrincipalAgentMDP) -> str:
-    """SHA-256 over the MDP's shapes, arrays (as float64 / int64) and scalars, as hex."""
-    h = hashlib.sha256()
-    h.update(repr((mdp.n_states, mdp.n_actions, mdp.n_outcomes, float(mdp.discount), mdp.horizon,
-                   int(mdp.initial_state), mdp.deterministic)).encode())
-    for arr, dtype in ((mdp.outcome_probs, np.float64), (mdp.agent_rewards, np.float64),
-                       (mdp.principal_rewards, np.float64), (mdp.next_state, np.int64),
-                       (mdp.transitions, np.float64)):
-        if arr is not None:
-            h.update(np.ascontiguousarray(arr, dtype=dtype).tobytes())
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- the learner

@@ -56,11 +56,12 @@ class Scaling:
     gamma: np.ndarray
 
 
-def _pow2(x: np.ndarray) -> np.ndarray:
-    """The power of two nearest to ``x`` (in log scale); 1 where ``x`` is 0 or not finite."""
+def _pow2(x: np.ndarray, max_exponent: int = MAX_EXPONENT) -> np.ndarray:
+    """The power of two nearest to ``x`` (in log scale, within ``2^±max_exponent``); 1 where
+    ``x`` is 0 or not finite."""
     out = np.ones_like(x)
     ok = np.isfinite(x) & (x > 0)
-    out[ok] = np.exp2(np.clip(np.round(np.log2(x[ok])), -MAX_EXPONENT, MAX_EXPONENT))
+    out[ok] = np.exp2(np.clip(np.round(np.log2(x[ok])), -max_exponent, max_exponent))
     return out
 
 
@@ -100,7 +101,9 @@ def equilibrate(lp: LPBatch) -> tuple[LPBatch, Scaling]:
     gamma = 1.0 / R[:, 0]
     R, M = R[:, 1:], M[:, 1:]
     b = np.concatenate([lp.b_ge, lp.b_eq], axis=1) * R
-    beta = _pow2(_abs_max(b, axis=1))
+    # one scalar per LP: it may span the whole float range (a cost difference of 1e-108 is
+    # brought to 1 here, where the solvers' absolute tolerances would otherwise swallow it)
+    beta = _pow2(_abs_max(b, axis=1), max_exponent=1000)
     b = b / beta[:, None]
     c = lp.c * C / gamma[:, None]
     scaled = LPBatch(c=c, A_ge=M[:, :nge], b_ge=b[:, :nge], A_eq=M[:, nge:], b_eq=b[:, nge:])
