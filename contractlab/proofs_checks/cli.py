@@ -316,8 +316,9 @@ def _learn(args) -> int:
             learner.train(callback=callback, eval_every=args.eval_every)
         except KeyboardInterrupt:
             save_checkpoint()
-            where = f"; resume with --checkpoint {args.checkpoint}" if args.checkpoint else ""
-            print(f"contractlab: interrupted at iteration {learner.iteration}{where}", file=sys.stderr)
+            where = (f"; checkpoint saved to {args.checkpoint}: the same command resumes" if args.checkpoint
+                     else " (no --checkpoint: nothing saved)")
+            print(f"contractlab: stopped at iteration {learner.iteration}{where}", file=sys.stderr)
             raise
 
     def every(iteration: int) -> None:
