@@ -44,6 +44,9 @@ INFEASIBILITY_GAP = 1e-6
 #: are solved one at a time.
 FEASIBILITY_GAP = 1e-3 * SOLVER_TOL
 
+#: HiGHS' ``small_matrix_value`` (its minimum; see :func:`_highs`).
+SMALL_MATRIX_VALUE = 1e-12
+
 _local = threading.local()
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: "optimal",
@@ -64,6 +67,11 @@ def _highs() -> highspy.Highs:
         h.setOptionValue("solver", "simplex")
         h.setOptionValue("primal_feasibility_tolerance", SOLVER_TOL)
         h.setOptionValue("dual_feasibility_tolerance", SOLVER_TOL)
+        # HiGHS treats matrix entries at most small_matrix_value (default 1e-9) as zero. The LP
+        # layer equilibrates every LP first (entries of order 1), so the lowest value HiGHS
+        # allows is used: only entries 1e-12 below their row's and column's largest are
+        # dropped, and lp.verify_solution judges the answer on the full matrix anyway.
+        h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)
         _local.highs = h
     return h
 
