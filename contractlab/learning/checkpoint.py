@@ -8,17 +8,16 @@ names. Files are written atomically (temporary file, then ``os.replace``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
-
-import hashlib
 
 import numpy as np
 
 from ..theory.errors import InvalidFileError
+from ..theory.fileio import write_atomic
 
 _META = "__meta__"
 FORMAT = "contractlab_checkpoint"
@@ -54,22 +53,7 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
         if v.dtype.kind not in "biuf":
             raise ValueError(f"checkpoint array {k!r} has dtype {v.dtype}; only numeric arrays are stored")
     members[_META] = np.array(json.dumps(doc, allow_nan=False))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **members)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, lambda fh: np.savez_compressed(fh, **members), binary=True)
 
 
 def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:

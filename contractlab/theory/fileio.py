@@ -204,13 +204,14 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: the file is complete or untouched."""
+def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], binary: bool = False) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then put it in place with
+    ``os.replace``: ``path`` is either complete or untouched (the temporary is removed on error)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, _default_mode())  # mkstemp creates 0600
@@ -221,6 +222,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: the file is complete or untouched."""
+    write_atomic(path, lambda fh: fh.write(text))
 
 
 def save(obj: Any, path: str | os.PathLike, npz_threshold: int | None = None) -> None:
