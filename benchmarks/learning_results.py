@@ -43,10 +43,14 @@ VARIANTS = {"tabular": ("tabular", {}),
                                            "margin": 0.01, "iterations": 12_000}),
             "tabular-sample-xi0.003": ("tabular", {"agent_update": "sample", "principal_update": "sample",
                                                    "margin": 0.003, "iterations": 12_000}),
-            "deep": ("deep", {})}
-EVAL_EVERY = {"tabular": 50, "tabular-sample": 200, "tabular-sample-xi0.003": 200, "deep": 500}
+            "deep": ("deep", {}),
+            # Appendix D.1 as written: no nudging margin, final learning rate 1e-4, one-sample targets
+            "deep-appendix-d1": ("deep", {"margin": 0.0, "lr_end": 1e-4, "agent_update": "sample",
+                                          "principal_update": "sample"})}
+EVAL_EVERY = {"tabular": 50, "tabular-sample": 200, "tabular-sample-xi0.003": 200, "deep": 500,
+              "deep-appendix-d1": 500}
 TARGETS = {"tabular": {"ratio": 0.99}, "tabular-sample": {"ratio": 0.99}, "tabular-sample-xi0.003": {"ratio": 0.99},
-           "deep": {"ratio": 0.95, "agreement": 0.85}}
+           "deep": {"ratio": 0.95, "agreement": 0.85}, "deep-appendix-d1": {"ratio": 0.95, "agreement": 0.85}}
 
 
 def run_one(variant: str, depth: int, tree: int, seed: int) -> dict:
