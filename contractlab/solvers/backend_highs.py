@@ -24,7 +24,7 @@ import threading
 import highspy
 import numpy as np
 
-from .lp import SOLVER_TOL, LPBatch, LPSolution, empty_solution
+from .lp import SOLVER_TOL, LPBatch, LPSolution, accurate, empty_solution
 
 #: Batches larger than this run the phase-1 feasibility LP before the batched solve; smaller
 #: ones are solved whole first (one call when all are feasible) and bisected if needed.
@@ -236,7 +236,25 @@ def solve(lp: LPBatch, batched: bool = True) -> LPSolution:
             _store(sub, out, idx, _run(sub))
     elif lp.size <= FEASIBILITY_FIRST_MIN:
         _solve_range(lp, out, np.arange(lp.size))
+        _resolve_inaccurate_blocks(lp, out)
     else:
         for idx in np.array_split(np.arange(lp.size), -(-lp.size // CHUNK)):
             _solve_large(lp, out, idx)
+        _resolve_inaccurate_blocks(lp, out)
     return out
+
+
+def _resolve_inaccurate_blocks(lp: LPBatch, out: LPSolution) -> None:
+    """Solve again, one at a time, the blocks whose batched optimum fails
+    :func:`~contractlab.solvers.lp.accurate`.
+
+    In a block-diagonal model the simplex stops when the *whole* model is optimal within its
+    tolerances; a block whose cost entries are of the order of the dual tolerance (``1e-10``)
+    can then end at a vertex that is optimal only up to that tolerance, while the same LP solved
+    alone ends at its true optimum.
+    """
+    bad = np.flatnonzero(out.optimal & ~accurate(lp, out))
+    for b in bad:
+        idx = np.array([b])
+        sub = lp.take(idx)
+        _store(sub, out, idx, _run(sub))

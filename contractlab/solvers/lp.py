@@ -251,25 +251,7 @@ def _solve_one_backend(lp: LPBatch, backend: str, batched: bool, scale: bool) ->
     from .lp_scaling import equilibrate, unscale
     scaled, scaling = equilibrate(lp)
     sol = verify_solution(scaled, module.solve(scaled, batched=batched) if backend == "highs" else module.solve(scaled))
-    if backend == "highs" and batched and (sol.status == "inaccurate").any():
-        sol = _retry_one_by_one(scaled, sol, module)
     return _settle(lp, unscale(lp, sol, scaling))
-
-
-def _retry_one_by_one(lp: LPBatch, sol: LPSolution, module) -> LPSolution:
-    """Solve the LPs whose batched answer failed :func:`verify_solution` again, one at a time.
-
-    In a block-diagonal batch the simplex stops when the *whole* model is optimal within its
-    tolerances; a block whose cost entries are of the order of the dual tolerance (``1e-10``)
-    can then end at a vertex that is optimal only up to that tolerance, while the same LP
-    solved alone ends at its true optimum."""
-    idx = np.flatnonzero(sol.status == "inaccurate")
-    again = verify_solution(lp.take(idx), module.solve(lp.take(idx), batched=False))
-    status, x, y_ge, y_eq, objective = (sol.status.copy(), sol.x.copy(), sol.y_ge.copy(), sol.y_eq.copy(),
-                                        sol.objective.copy())
-    status[idx], x[idx], y_ge[idx], y_eq[idx], objective[idx] = (again.status, again.x, again.y_ge, again.y_eq,
-                                                                 again.objective)
-    return LPSolution(status, x, objective, y_ge, y_eq, sol.backend)
 
 
 def agreement(first: LPSolution, second: LPSolution, tol: float = AGREE_TOL) -> np.ndarray:
