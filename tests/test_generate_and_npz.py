@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -67,3 +68,112 @@ def test_npz_with_pickled_object_is_refused(tmp_path):
                                 "discount": 1.0}))
     with pytest.raises(InvalidInstanceError):
         fileio.load(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Arrays go from numpy to the .npz without lists (issue 10, part 2)
+# --------------------------------------------------------------------------------------------
+
+def _legacy_text(obj) -> str:
+    """What ``dumps`` wrote before the kinds' ``to_dict`` returned arrays: lists, ``indent=1``."""
+    return json.dumps(fileio.to_dict(obj), indent=1, allow_nan=False) + "\n"
+
+
+def _small_objects():
+    from contractlab.theory import BimatrixGame, ContractProblem
+    from contractlab.theory.contract_policy import ContractPolicy
+    return [ContractProblem([[0.3, 0.7], [0.1, 0.9]], [0.0, 0.1], [0.0, 1.0], action_names=["a", "b"]),
+            BimatrixGame([[1.0, 3.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]]),
+            binary_game_tree(3, seed=1), random_dag(6, 2, 3, seed=2),
+            ContractPolicy([0, 1, 0], [[0.0, 0.0], [0.5, 0.25], [0.0, 0.0]])]
+
+
+@pytest.mark.parametrize("obj", _small_objects(), ids=lambda o: type(o).__name__)
+def test_dumps_text_is_unchanged_and_to_dict_gives_lists(obj):
+    data = fileio.to_dict(obj)
+    assert not any(isinstance(v, np.ndarray) for v in data.values())
+    assert fileio.dumps(obj) == _legacy_text(obj)
+    assert fileio.dumps(fileio.to_dict(obj, arrays=True)) == fileio.dumps(obj)
+    raw = fileio.to_dict(obj, arrays=True)
+    assert any(isinstance(v, np.ndarray) for v in raw.values())
+    assert fileio.kind_of(obj) == data["kind"] == fileio.kind_of(data)
+
+
+def test_pamdp_array_dict_matches_the_pamdp_module():
+    """fileio builds the pamdp dictionary with arrays while pamdp.py registers its kind without
+    array_fields: same fields, same order, same values as pamdp.py's own (list) version."""
+    from contractlab.theory import pamdp
+    spec = fileio._KINDS["pamdp"]
+    for m in (binary_game_tree(3, seed=1), random_dag(6, 2, 3, seed=2),
+              pamdp.PrincipalAgentMDP([[[1.0]]], [[0.0]], [[1.0]], transitions=[[[0.0]]], discount=0.5, horizon=3)):
+        theirs = pamdp._pamdp_to_dict(m)
+        ours = fileio._jsonable(spec.to_dict(m))
+        assert list(ours.items()) == list(theirs.items())
+    assert set(spec.array_fields) == {"outcome_probs", "agent_rewards", "principal_rewards", "next_state",
+                                      "transitions"}
+
+
+def test_kind_of_and_read_kind(tmp_path):
+    m = random_dag(50, 2, 2, seed=1)
+    path = tmp_path / "m.json"
+    fileio.save(m, path, npz_threshold=10)
+    (tmp_path / "m.npz").unlink()  # read_kind does not need the arrays
+    assert fileio.read_kind(path) == "pamdp" == fileio.kind_of(m)
+    with pytest.raises(TypeError):
+        fileio.kind_of(object())
+    path.write_text('{"kind": "nope", "version": 1}')
+    with pytest.raises(InvalidInstanceError, match="unknown kind"):
+        fileio.read_kind(path)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_save_writes_numpy_arrays_of_a_result_document(tmp_path, compress):
+    """``save`` of a JSON-ready dict whose values are numpy arrays (as the CLI writes a
+    pamdp_solution): big arrays to the .npz, small ones and nested ones as lists."""
+    from contractlab.theory.documents import PAMDPSolution
+    S, K = 300, 2
+    doc = {"kind": "pamdp_solution", "version": 2, "solution_concept": "subgame-perfect equilibrium",
+           "backend": "highs", "method": "backward induction", "n_states": S, "initial_state": 0,
+           "principal_value": 1.5, "agent_value": 0.25, "time_indexed": False,
+           "action": np.arange(S) % 2, "contract": np.linspace(0, 1, S * K).reshape(S, K),
+           "expected_payment": np.zeros(3)[:1].repeat(S), "iterations": np.int64(7)}
+    path = tmp_path / "sol.json"
+    fileio.save(doc, path, npz_threshold=100, compress=compress)
+    written = json.loads(path.read_text())
+    assert written["action"] == {"npz": "action"} and written["contract"] == {"npz": "contract"}
+    assert written["iterations"] == 7
+    with zipfile.ZipFile(tmp_path / "sol.npz") as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED}
+    sol = fileio.load(path)
+    assert isinstance(sol, PAMDPSolution) and fileio.kind_of(sol) == "pamdp_solution"
+    assert np.array_equal(sol.contract, doc["contract"]) and np.array_equal(sol.action, doc["action"])
+    # an unregistered kind, arrays nested in lists and dicts: all written as lists
+    other = {"kind": "something_else", "curve": np.arange(500.0), "parts": [{"x": np.arange(3)}], "n": np.int32(2)}
+    fileio.save(other, tmp_path / "o.json", npz_threshold=100)
+    back = json.loads((tmp_path / "o.json").read_text())
+    assert back["curve"] == {"npz": "curve"} and back["parts"] == [{"x": [0, 1, 2]}] and back["n"] == 2
+
+
+def test_save_refuses_non_finite_arrays_and_leaves_nothing(tmp_path):
+    doc = {"kind": "learning_curve", "version": 1, "principal_value": np.array([0.0, np.nan] * 100)}
+    for threshold in (None, 10):
+        with pytest.raises(ValueError):
+            fileio.save(doc, tmp_path / "c.json", npz_threshold=threshold)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_depth_20_tree_saves_and_loads_fast(tmp_path):
+    """~9 s before (arrays through nested lists and back, then deflated); now the arrays go from
+    numpy to an uncompressed .npz (~0.1-0.3 s) and are read back in place (~0.1-0.3 s)."""
+    import time
+    m = binary_game_tree(20)
+    path = tmp_path / "t.json"
+    start = time.perf_counter()
+    fileio.save(m, path, npz_threshold=100_000)
+    saved = time.perf_counter() - start
+    start = time.perf_counter()
+    again = fileio.load(path)
+    loaded = time.perf_counter() - start
+    assert again == m
+    assert path.stat().st_size < 1000
+    assert saved < 3.0 and loaded < 3.0, (saved, loaded)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..theory.errors import InvalidFileError
-from ..theory.fileio import write_atomic
+from ..theory.fileio import NpzReader, write_atomic
+from ..theory.validation import echo, field_name
 
 _META = "__meta__"
 FORMAT = "contractlab_checkpoint"
@@ -63,21 +63,22 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> tuple[d
     checkpoint of this format.
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InvalidFileError(str(path), f"not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    field = field_name(str(path), 120)
+    # The same checks as for the .npz sibling of an instance file (a regular file within the
+    # file-size limit; every member's header read before its data, numeric dtypes only, shapes
+    # within the memory budget), except that a checkpoint named by the user may be a symlink.
+    with NpzReader(path, field, follow_symlinks=True) as npz:
+        arrays = {k: npz.read(k, field, kinds="U" if k == _META else "biuf") for k in npz.files}
     if _META not in arrays:
-        raise InvalidFileError(str(path), "not a contractlab checkpoint (no metadata member)")
+        raise InvalidFileError(field, "not a contractlab checkpoint (no metadata member)")
     try:
         meta = json.loads(str(arrays.pop(_META)))
-    except ValueError as exc:
-        raise InvalidFileError(str(path), f"checkpoint metadata is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidFileError(field, f"checkpoint metadata is not JSON ({echo(str(exc), 100)})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InvalidFileError(str(path), "not a contractlab checkpoint")
+        raise InvalidFileError(field, "not a contractlab checkpoint")
     if meta.get("version") != VERSION:
-        raise InvalidFileError(str(path), f"checkpoint version {meta.get('version')!r} is not supported")
+        raise InvalidFileError(field, f"checkpoint version {echo(meta.get('version'))} is not supported")
     if kind is not None and meta.get("kind") != kind:
-        raise InvalidFileError(str(path), f"checkpoint is of kind {meta.get('kind')!r}, expected {kind!r}")
+        raise InvalidFileError(field, f"checkpoint is of kind {echo(meta.get('kind'))}, expected {kind!r}")
     return arrays, meta

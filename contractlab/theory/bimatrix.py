@@ -25,6 +25,12 @@ from .errors import InvalidInstanceError
 from .fileio import FileKind, require_fields, register_kind
 from .validation import as_float_array, check_names
 
+#: Largest ``|payoff|`` accepted. Beyond it, the differences and products the solvers form
+#: could overflow (``1e308`` gives ``inf`` and a RuntimeWarning). Payoffs are unit-free: scale a
+#: game with larger numbers down. (Well below the bound, around ``1e70``, HiGHS may already
+#: fail on the commitment LPs; that is reported as a solver failure, not answered wrongly.)
+MAX_ABS_PAYOFF = 1e150
+
 
 @dataclass(frozen=True, eq=False)
 class BimatrixGame:
@@ -43,7 +49,8 @@ class BimatrixGame:
     ------
     InvalidInstanceError
         Naming the field (and index) of the first violation: a non-finite or non-numeric
-        entry, a ragged or empty array, or shapes of ``A`` and ``B`` that differ.
+        entry, an entry beyond ``±``:data:`MAX_ABS_PAYOFF`, a ragged or empty array, or shapes
+        of ``A`` and ``B`` that differ.
     """
 
     leader_payoffs: np.ndarray
@@ -54,6 +61,11 @@ class BimatrixGame:
     def __post_init__(self) -> None:
         A = as_float_array("leader_payoffs", self.leader_payoffs, 2)
         B = as_float_array("follower_payoffs", self.follower_payoffs, 2)
+        for name, M in (("leader_payoffs", A), ("follower_payoffs", B)):
+            if np.abs(M).max() > MAX_ABS_PAYOFF:
+                idx = tuple(int(i) for i in np.argwhere(np.abs(M) > MAX_ABS_PAYOFF)[0])
+                raise InvalidInstanceError(name, f"payoff {float(M[idx]):g} is beyond ±{MAX_ABS_PAYOFF:g}, the "
+                                                 "largest magnitude accepted (scale the game down)", idx)
         if B.shape != A.shape:
             axis = 0 if B.shape[0] != A.shape[0] else 1
             raise InvalidInstanceError(
@@ -165,8 +177,8 @@ def _game_from_dict(data: dict) -> BimatrixGame:
 
 def _game_to_dict(game: BimatrixGame) -> dict:
     data: dict[str, Any] = {"kind": "bimatrix_game", "version": 1,
-                            "leader_payoffs": game.leader_payoffs.tolist(),
-                            "follower_payoffs": game.follower_payoffs.tolist()}
+                            "leader_payoffs": game.leader_payoffs,
+                            "follower_payoffs": game.follower_payoffs}
     if game.leader_action_names:
         data["leader_action_names"] = list(game.leader_action_names)
     if game.follower_action_names:
@@ -174,6 +186,8 @@ def _game_to_dict(game: BimatrixGame) -> dict:
     return data
 
 
-register_kind(FileKind("bimatrix_game", 1, BimatrixGame, _game_from_dict, _game_to_dict))
+register_kind(FileKind("bimatrix_game", 1, BimatrixGame, _game_from_dict, _game_to_dict,
+                       array_fields=("leader_payoffs", "follower_payoffs")))
 
-__all__ = ["BimatrixGame", "pure_nash_equilibria", "follower_payoffs_against", "follower_best_responses"]
+__all__ = ["MAX_ABS_PAYOFF", "BimatrixGame", "pure_nash_equilibria", "follower_payoffs_against",
+           "follower_best_responses"]

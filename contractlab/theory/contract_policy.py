@@ -16,6 +16,16 @@ from .pamdp import PrincipalAgentMDP, _as_int_array
 from .validation import as_float_array
 
 
+def _ndim_of(value) -> int:
+    """2 for a time-indexed ``(H, S)`` action array, else 1 (without building an array: a ragged
+    nested list must reach the validation, which names the index, not ``numpy.asarray``)."""
+    if isinstance(value, np.ndarray):
+        return 2 if value.ndim == 2 else 1
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple, np.ndarray)):
+        return 2
+    return 1
+
+
 @dataclass(frozen=True, eq=False)
 class ContractPolicy:
     """Recommended ``action`` and ``contract`` per state (or per step and state)."""
@@ -24,8 +34,7 @@ class ContractPolicy:
     contract: np.ndarray
 
     def __post_init__(self) -> None:
-        action = np.asarray(self.action)
-        ndim = 2 if action.ndim == 2 else 1
+        ndim = _ndim_of(self.action)
         a = _as_int_array("action", self.action, ndim)
         b = as_float_array("contract", self.contract, ndim + 1)
         if b.shape[:-1] != a.shape:
@@ -70,12 +79,13 @@ def _policy_from_dict(data: dict) -> ContractPolicy:
 
 
 def _policy_to_dict(p: ContractPolicy) -> dict:
-    return {"kind": "contract_policy", "version": 1, "action": p.action.tolist(), "contract": p.contract.tolist()}
+    return {"kind": "contract_policy", "version": 1, "action": p.action, "contract": p.contract}
 
 
 def _register() -> None:
     from .fileio import FileKind, register_kind
-    register_kind(FileKind("contract_policy", 1, ContractPolicy, _policy_from_dict, _policy_to_dict))
+    register_kind(FileKind("contract_policy", 1, ContractPolicy, _policy_from_dict, _policy_to_dict,
+                           array_fields=("action", "contract")))
 
 
 _register()

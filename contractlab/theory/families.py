@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .budget import check_memory
 from .contract_problem import ContractProblem
 from .errors import InvalidInstanceError
 
@@ -24,6 +27,10 @@ def linear_gap_family(n: int, eps: float) -> ContractProblem:
         raise InvalidInstanceError("n", f"must be an integer >= 1, got {n!r}")
     if not 0 < eps < 1:
         raise InvalidInstanceError("eps", f"must lie in (0, 1), got {eps!r}")
+    if (n - 1) * -math.log10(eps) > 300:  # R_n = eps^-(n-1) would overflow (inf, and a RuntimeWarning)
+        raise InvalidInstanceError("n", f"eps^-(n-1) = {eps!r}^-{n - 1} is beyond the float range; take a smaller "
+                                        "n or a larger eps")
+    check_memory("n", 3 * 8.0 * n * n, f"the {n} x {n} outcome matrix of linear_gap_family")
     R = eps ** -np.arange(n, dtype=float)
     alpha = 1.0 - 1.0 / R
     c = np.concatenate([[0.0], np.cumsum(alpha[1:] * np.diff(R))])

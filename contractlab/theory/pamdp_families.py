@@ -3,40 +3,75 @@
 Every generator takes a ``seed`` (or a ``numpy.random.Generator``) and is reproducible bit
 for bit. Trees are stored in breadth-first order, so the children of a state have larger
 indices than the state itself.
+
+Sizes are checked against the memory budget (:func:`contractlab.theory.budget.check_memory`,
+``--max-memory`` / ``CONTRACTLAB_MAX_MEMORY``) before anything is allocated: the estimate is
+:data:`PEAK_FACTOR` times the bytes of the instance's arrays (the random draws, their validated
+copies and the temporaries of the draws and of the validation are alive together; measured
+peaks are 2.1 to 3.6 times the arrays). The sizes are computed with Python integers (or, for
+a tree deeper than any budget allows, from logarithms), so no estimate overflows or hangs.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .budget import check_memory, max_memory
 from .errors import InvalidInstanceError
 from .pamdp import PrincipalAgentMDP
+from .validation import echo
 
-
-#: Largest number of array entries (states x actions x outcomes, or x states for dense
-#: transitions) a generator builds: 2^28 floats are 2 GiB per array.
-MAX_ENTRIES = 2**28
+#: Peak memory of a generator, in multiples of the bytes of the arrays it returns.
+PEAK_FACTOR = 4
 
 
 def _rng(seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInstanceError("seed", f"must be an integer >= 0 or a numpy Generator, got {seed!r}")
+        raise InvalidInstanceError("seed", f"must be an integer >= 0 or a numpy Generator, got {echo(seed)}")
     return np.random.default_rng(seed)
 
 
-def _check_size(field: str, entries: int) -> None:
-    if entries > MAX_ENTRIES:
-        raise InvalidInstanceError(field, f"the instance would have {entries:,} array entries, more than this "
-                                          f"generator builds ({MAX_ENTRIES:,})")
+def _instance_bytes(S, A: int, K: int, dense: bool) -> float:
+    """Bytes of the arrays of an instance with ``S`` states (``O``, ``r``, ``r_p`` and
+    ``next_state``, or dense ``transitions``): 8 bytes per entry."""
+    return 8.0 * (S * A * K + S * A + S * K + (S * K * S if dense else S * K))
+
+
+def _check_size(field: str, S, A: int, K: int, dense: bool = False, what: str = "this instance",
+                others: dict | None = None) -> None:
+    """Refuse an instance whose generation would exceed the memory budget, naming ``field`` or,
+    if the instance would fit with it set to 1, the parameter of ``others`` (name -> the sizes
+    ``(S, A, K)`` with that parameter set to 1)."""
+    need = PEAK_FACTOR * _instance_bytes(S, A, K, dense)
+    limit = max_memory()
+    if need > limit:
+        for name, (S1, A1, K1) in (others or {}).items():
+            if PEAK_FACTOR * _instance_bytes(S1, A1, K1, dense) <= limit:
+                field = name
+                break
+    check_memory(field, need, f"generating {what}", budget=limit)
+
+
+def _tree_states(depth: int, K: int) -> int | float:
+    """``(K^depth − 1)/(K − 1)`` states (``depth`` for ``K = 1``); a float ``> 2^80`` when that
+    many could never be built (so that ``K ** depth`` is never computed for a huge depth)."""
+    if K == 1:
+        return depth
+    if depth * math.log2(K) > 80:
+        return 2.0**80
+    return (K ** depth - 1) // (K - 1)
 
 
 def _check_int(name: str, value, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or \
-            (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise InvalidInstanceError(name, f"must be an integer {bound}, got {value!r}")
+    high = 2**62 if high is None else high  # beyond: no budget could hold it (and no int64 index)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or value > high:
+        bound = f">= {low}" if high == 2**62 else f"in [{low}, {high}]"
+        raise InvalidInstanceError(name, f"must be an integer {bound} (at most 2^62), got {echo(value)}"
+                                   if high == 2**62 else f"must be an integer {bound}, got {echo(value)}")
     return int(value)
 
 
@@ -67,8 +102,8 @@ def binary_game_tree(depth: int, seed=0) -> PrincipalAgentMDP:
     ``u ~ U[0, 1 − v]``; ``r_p(s, o0) = 0``, ``r_p(s, o1) = u'`` with ``v' ~ U[0, 2]``,
     ``u' ~ U[0, 2 − v']``; ``γ = 1``.
     """
-    depth = _check_int("depth", depth, 1, 26)
-    _check_size("depth", (2 ** depth - 1) * 4)
+    depth = _check_int("depth", depth, 1)
+    _check_size("depth", _tree_states(depth, 2), 2, 2, what=f"a binary tree of depth {depth}")
     rng = _rng(seed)
     S = 2 ** depth - 1
     O = np.empty((S, 2, 2))
@@ -94,8 +129,9 @@ def random_tree(depth: int, n_actions: int = 3, n_outcomes: int = 4, seed=0) -> 
     depth = _check_int("depth", depth, 1)
     n_actions = _check_int("n_actions", n_actions, 1)
     K = _check_int("n_outcomes", n_outcomes, 1)
-    S = (K ** depth - 1) // (K - 1) if K > 1 else depth
-    _check_size("depth", S * n_actions * K)
+    S = _tree_states(depth, K)
+    _check_size("depth", S, n_actions, K, what=f"a tree of depth {depth}",
+                others={"n_actions": (S, 1, K)})
     O, r, rp = _random_stage(_rng(seed), S, n_actions, K)
     return PrincipalAgentMDP(O, r, rp, next_state=_full_tree_next_state(depth, K), discount=1.0, acyclic=True)
 
@@ -106,7 +142,8 @@ def random_dag(n_states: int, n_actions: int = 2, n_outcomes: int = 2, seed=0) -
     S = _check_int("n_states", n_states, 1)
     A = _check_int("n_actions", n_actions, 1)
     K = _check_int("n_outcomes", n_outcomes, 1)
-    _check_size("n_states", S * A * K)
+    _check_size("n_states", S, A, K, what=f"a DAG of {S} states",
+                others={"n_actions": (S, 1, K), "n_outcomes": (S, A, 1)})
     rng = _rng(seed)
     O, r, rp = _random_stage(rng, S, A, K)
     s = np.arange(S)[:, None]
@@ -124,7 +161,8 @@ def random_discounted(n_states: int, n_actions: int = 2, n_outcomes: int = 2, di
     K = _check_int("n_outcomes", n_outcomes, 1)
     if not 0.0 <= discount < 1.0:
         raise InvalidInstanceError("discount", f"must lie in [0, 1) for a cyclic instance, got {discount!r}")
-    _check_size("n_states", S * max(A, S) * K)
+    _check_size("n_states", S, A, K, dense=True, what=f"a discounted instance of {S} states",
+                others={"n_actions": (S, 1, K), "n_outcomes": (S, A, 1)})
     rng = _rng(seed)
     O = rng.dirichlet(np.ones(K), size=(S, A))
     T = rng.dirichlet(np.ones(S), size=(S, K))
@@ -140,7 +178,8 @@ def contractual_rl(n_states: int, n_actions: int = 2, discount: float = 0.9, see
     A = _check_int("n_actions", n_actions, 1)
     if not 0.0 <= discount < 1.0:
         raise InvalidInstanceError("discount", f"must lie in [0, 1) for a cyclic instance, got {discount!r}")
-    _check_size("n_states", S * A * S)
+    _check_size("n_states", S, A, S, what=f"a contractual RL instance of {S} states",
+                others={"n_actions": (S, 1, S)})
     rng = _rng(seed)
     O = rng.dirichlet(np.ones(S), size=(S, A))
     r = -rng.uniform(0.0, 1.0, (S, A))

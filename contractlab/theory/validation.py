@@ -12,10 +12,64 @@ from .errors import InvalidInstanceError
 #: Default tolerance for "each row of a probability matrix sums to one".
 PROB_SUM_TOL = 1e-9
 
+#: Longest piece of user data (a name, a value, a field name from a file) echoed in a message.
+ECHO_CHARS = 40
+
+
+def echo(value: Any, limit: int = ECHO_CHARS) -> str:
+    """``value`` as it may appear in a one-line error message: repr-like, at most about ``limit``
+    characters (cut with ``…``), with control characters, terminal escapes and lone surrogates
+    escaped (``\\x1b``, ``\\udcff``), and without building a huge repr of a huge object."""
+    if isinstance(value, str):
+        cut = len(value) > limit
+        return repr(value[:limit]) + ("…" if cut else "")
+    if isinstance(value, (bytes, bytearray)):
+        cut = len(value) > limit
+        return repr(bytes(value[:limit])) + ("…" if cut else "")
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, np.integer):
+        if int(value).bit_length() > 3 * limit:
+            return f"an integer of about {int(int(value).bit_length() * 0.30103)} digits"
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, np.ndarray) and value.size > 4:
+        return f"an array of shape {value.shape}"
+    try:
+        text = repr(value)
+    except Exception:  # e.g. an object whose repr fails
+        text = f"<{type(value).__name__}>"
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class UnreadNumber:
+    """Stands for a JSON number literal that was not read because reading it exactly could not
+    be done in bounded time and memory (say a million digits, or the exponent of ``1e999999999``).
+    Validation refuses it with :attr:`reason`, naming the field and index where it sits."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<{self.reason}>"
+
+
+def field_name(name: Any, limit: int = 60) -> str:
+    """A field name that came from a file, as it can go into a one-line message: unchanged when
+    it is short and printable, else escaped and cut like :func:`echo`."""
+    if isinstance(name, str) and name.isprintable() and len(name) <= limit:
+        return name
+    return echo(name, limit)
+
 
 def _shape_of(field: str, value: Any, ndim: int, index: tuple[int, ...] = ()) -> None:
     """Walk nested lists and raise at the first entry that breaks a rectangular shape."""
     if len(index) == ndim:
+        if type(value) is UnreadNumber:
+            raise InvalidInstanceError(field, value.reason, index)
         # numbers.Real covers numpy's integer and floating scalars, but not complex ones.
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise InvalidInstanceError(field, f"expected a real number, got {type(value).__name__}", index)
@@ -40,8 +94,13 @@ def as_float_array(field: str, value: Any, ndim: int) -> np.ndarray:
     Raises :class:`InvalidInstanceError` naming ``field`` and the index of the first entry
     that is not a finite real number, or the axis whose length is ragged or zero.
     """
-    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
-        arr = np.array(value, dtype=np.float64)
+    if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.flags.c_contiguous and _frozen(value):
+        arr = value  # immutable already (a validated array, or one just read from a .npz): no copy
+        if arr.ndim != ndim:
+            raise InvalidInstanceError(field, f"expected a {ndim}-d array, got {arr.ndim}-d with shape {arr.shape}")
+    elif isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        with np.errstate(over="ignore", invalid="ignore"):  # e.g. float128 beyond float64: inf, refused below
+            arr = np.array(value, dtype=np.float64)
         if arr.ndim != ndim:
             raise InvalidInstanceError(field, f"expected a {ndim}-d array, got {arr.ndim}-d with shape {arr.shape}")
     else:
@@ -56,12 +115,23 @@ def as_float_array(field: str, value: Any, ndim: int) -> np.ndarray:
     for axis, size in enumerate(arr.shape):
         if size == 0:
             raise InvalidInstanceError(field, f"axis {axis} is empty (length 0)")
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        idx = tuple(int(i) for i in bad[0])
+    if not np.isfinite(arr).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise InvalidInstanceError(field, f"value {float(arr[idx])!r} is not finite", idx)
     arr.setflags(write=False)
     return arr
+
+
+def _frozen(arr: np.ndarray) -> bool:
+    """``True`` when nobody can write to ``arr``'s memory without first turning a flag back on:
+    ``arr`` and every array it is a view of are read-only, down to the one that owns the data."""
+    while isinstance(arr, np.ndarray):
+        if arr.flags.writeable:
+            return False
+        if arr.base is None:
+            return True
+        arr = arr.base
+    return False
 
 
 def _raise_ragged(field: str, value: Any, ndim: int, index: tuple[int, ...] = ()) -> None:
@@ -91,7 +161,12 @@ def check_probability_rows(field: str, probs: np.ndarray, tol: float = PROB_SUM_
 
 
 def check_names(field: str, names: Any, expected: int) -> tuple[str, ...] | None:
-    """Validate optional labels: ``expected`` distinct strings, or ``None``."""
+    """Validate optional labels: ``expected`` distinct strings, or ``None``.
+
+    Names are printed in tables and messages, so each must be printable (``str.isprintable``):
+    no control characters, no terminal escape sequences (``\\x1b[31m``), no lone surrogates,
+    no line or paragraph separators.
+    """
     if names is None:
         return None
     if (isinstance(names, (str, bytes, dict)) or not hasattr(names, "__len__")
@@ -104,7 +179,10 @@ def check_names(field: str, names: Any, expected: int) -> tuple[str, ...] | None
     for k, name in enumerate(names):
         if not isinstance(name, str):
             raise InvalidInstanceError(field, f"expected a string, got {type(name).__name__}", k)
+        if not name.isprintable():
+            raise InvalidInstanceError(field, f"name {echo(name)} is not printable (control characters, terminal "
+                                              "escapes or lone surrogates are refused)", k)
         if name in seen:
-            raise InvalidInstanceError(field, f"duplicate name {name!r} (also at index {seen[name]})", k)
+            raise InvalidInstanceError(field, f"duplicate name {echo(name)} (also at index {seen[name]})", k)
         seen[name] = k
     return names
