@@ -184,7 +184,9 @@ def machine_info() -> dict:
         commit = None
     import highspy
     try:
-        highs = highspy.Highs().version()
+        from contractlab.solvers.silence import c_output_silenced
+        with c_output_silenced():                    # highspy >= 1.16 prints a banner when built
+            highs = highspy.Highs().version()
     except Exception:                                # version() is missing in old highspy
         highs = None
     return {
@@ -202,9 +204,20 @@ def machine_info() -> dict:
         "cvxpy": _version("cvxpy"),
         "clarabel": _version("clarabel"),
         "contractlab": _version("contractlab"),
-        "contractlab_path": str(Path(contractlab.__file__).resolve().parent),
+        "contractlab_from": _where(contractlab),
         "git_commit": commit,
     }
+
+
+def _where(module) -> str:
+    """Where a module was imported from, without machine-specific paths: relative to the
+    repository if it lies inside it, else ``site-packages`` (an installed copy)."""
+    path = Path(module.__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return "site-packages" if "site-packages" in path.parts else path.name
 
 
 # --------------------------------------------------------------------------- main
@@ -329,7 +342,7 @@ def _profile(fn, repeats: int, command: str) -> int:
     for _ in range(repeats):
         fn()
     prof.disable()
-    print(f"{command}\ncontractlab from {Path(contractlab.__file__).resolve().parent}\n"
+    print(f"{command}\ncontractlab from {_where(contractlab)}\n"
           f"cProfile of {repeats} call(s) of the batched highs path, by own time:")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(12)
     return 0

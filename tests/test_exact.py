@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contractlab import ContractProblem, InvalidInstanceError, solve
-from contractlab.proofs_checks.cli import main
+from contractlab.cli import main
 from contractlab.solvers.exact import min_pay_all_exact
 from contractlab.theory import fileio
 

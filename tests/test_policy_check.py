@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from contractlab.proofs_checks.cli import main
+from contractlab.cli import main
 from contractlab.proofs_checks.policy_check import check_policy, load_agent_policy, reachable_states
 from contractlab.proofs_checks.theorems_pamdp import _with_horizon
 from contractlab.solvers.meta_algorithm import meta_algorithm

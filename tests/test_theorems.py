@@ -96,7 +96,7 @@ def test_tight_family_ratio_approaches_n():
 def test_docs_list_every_registered_theorem():
     from pathlib import Path
 
-    from contractlab.proofs_checks.cli import theorems_markdown
+    from contractlab.proofs_checks.registry import theorems_markdown
     doc = (Path(__file__).resolve().parent.parent / "docs" / "theorems.md").read_text()
     assert doc == theorems_markdown(THEOREMS), "regenerate: contractlab theorems --markdown > docs/theorems.md"
 

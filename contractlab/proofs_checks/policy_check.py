@@ -43,10 +43,8 @@ reference is the meta-algorithm's profile (:func:`~contractlab.solvers.meta_algo
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -57,7 +55,7 @@ from ..solvers.pamdp_policy import TIE_TOL as AGENT_TIE_TOL
 from ..solvers.spe import TIE_TOL as SPE_TIE_TOL
 from ..solvers.spe import SPEResult, solve_spe
 from ..theory.contract_policy import ContractPolicy
-from ..theory.errors import InvalidFileError, InvalidInstanceError
+from ..theory.errors import InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
 from .spe_checks import _reached, spe_gap
 
@@ -371,38 +369,10 @@ def check_policy(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=No
 def load_agent_policy(path) -> np.ndarray:
     """Read an agent policy file: ``{"kind": "agent_policy", "version": 1, "action": [...]}``
     (``(S,)`` or ``(H, S)`` ints; ``action`` may be ``{"npz": key}`` in a sibling ``.npz``), or a
-    ``contract_policy`` file, whose recommended actions are then taken as the agent's actions.
-    Shapes are checked against the MDP by :func:`check_policy`."""
-    from ..theory import fileio
-
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidFileError("file", f"cannot read {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=fileio._reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidFileError("document", f"not valid JSON: {' '.join(str(exc).split())}") from None
-    if isinstance(data, dict) and data.get("kind") == "contract_policy":
-        return fileio.loads(raw, expect="contract_policy", path=path).action
-    if not isinstance(data, dict) or data.get("kind") != "agent_policy":
-        raise InvalidFileError("kind", "expected an 'agent_policy' (or 'contract_policy') document")
-    if data.get("version") != 1 or isinstance(data.get("version"), bool):
-        raise InvalidFileError("version", f"unsupported version {data.get('version')!r} for kind 'agent_policy' "
-                                          "(supported: 1)")
-    fileio.require_fields(data, ("action",), {"kind", "version", "action"})
-    data = fileio._resolve_npz(data, Path(path))
-    action = data["action"]
-    if isinstance(action, np.ndarray):
-        ndim = action.ndim
-    else:
-        ndim, v = 0, action
-        while isinstance(v, list):
-            ndim, v = ndim + 1, (v[0] if v else None)
-    if ndim not in (1, 2):
-        raise InvalidFileError("action", f"expected a 1-d (S,) or 2-d (H, S) array of actions, got {ndim}-d")
-    from ..theory.pamdp import _as_int_array
-    return _as_int_array("action", action, ndim)
+    ``contract_policy`` / ``pamdp_solution`` file, whose recommended actions are then taken as the
+    agent's actions. Shapes are checked against the MDP by :func:`check_policy`."""
+    from ..theory.documents import load_agent_actions
+    return load_agent_actions(path)
 
 
 __all__ = ["check_policy", "PolicyCheck", "reachable_states", "load_agent_policy", "CHECK_POLICY_TOL",

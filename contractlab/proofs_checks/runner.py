@@ -15,8 +15,7 @@ from typing import Callable, Iterable
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from .cli import DEFAULT_COUNT, DEFAULT_SEED
-from .registry import Evidence, Theorem, all_theorems
+from .registry import DEFAULT_COUNT, DEFAULT_SEED, Evidence, Theorem, all_theorems
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """What the objects are: validated, immutable models, instance families and the file format."""
 
 from . import bimatrix  # noqa: F401  (registers the "bimatrix_game" file kind)
+from . import documents  # noqa: F401  (registers "pamdp_solution" and "agent_policy")
 from .bimatrix import BimatrixGame
 from .contract_policy import ContractPolicy
 from .contract_problem import ContractProblem

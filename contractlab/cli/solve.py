@@ -1,0 +1,241 @@
+"""``contractlab solve FILE``: the exact answer for a contract problem, a principal-agent MDP
+or a bimatrix game, as a table on stdout, JSON (``--json``) or a result file (``-o``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..theory.errors import InvalidInstanceError, SolverFailure
+from .common import (EXIT_OK, add_budget_options, apply_budget_options, check_output, note, print_json,
+                     stdout_console, writing)
+
+#: The kinds ``solve`` handles, and what it computes for each.
+KINDS = {
+    "contract_problem": "optimal contract, best linear contract, first best, MIN-PAY per action "
+                        "(--exact, --certify apply)",
+    "pamdp": "subgame-perfect equilibrium (backward induction; the meta-algorithm on discounted cyclic instances)",
+    "bimatrix_game": "the leader's optimal commitment (Stackelberg, Conitzer-Sandholm LPs)",
+}
+#: Options that apply to contract problems only.
+_CONTRACT_ONLY = ("exact", "certify")
+#: Arrays with at least this many entries go to the ``.npz`` sibling of ``-o``.
+NPZ_THRESHOLD = 100_000
+#: Rows of the policy table printed for a PA-MDP.
+SHOWN_STATES = 20
+
+
+def add_parser(sub) -> None:
+    import argparse
+    kinds = "\n".join(f"  {k}: {v}" for k, v in KINDS.items())
+    s = sub.add_parser("solve", help="solve a contract problem, a principal-agent MDP or a bimatrix game exactly",
+                       description=f"Solve an instance file exactly. Kinds handled:\n{kinds}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("file", help="a JSON file of kind " + ", ".join(KINDS))
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.add_argument("-o", "--output", metavar="FILE",
+                   help="write the result document here (large arrays in a sibling .npz); a pamdp_solution is "
+                        "read by 'contractlab check'")
+    s.add_argument("--backend", choices=("highs", "cvxpy", "both"), default="highs",
+                   help="LP backend; 'both' solves with HiGHS and cvxpy and fails (exit 3) where they disagree")
+    s.add_argument("--exact", action="store_true",
+                   help="contract problems: also the exact rational optimum (numbers read exactly as written)")
+    s.add_argument("--certify", action="store_true",
+                   help="contract problems: check the answers exactly in rational arithmetic (docs/certificates.md)")
+    add_budget_options(s)
+    s.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..theory import fileio
+
+    apply_budget_options(args)
+    check_output("--output", args.output, sibling_npz=True)
+    obj = fileio.load(args.file)
+    kind = fileio.kind_of(obj)
+    if kind not in KINDS:
+        raise InvalidInstanceError("kind", f"'contractlab solve' does not handle kind {kind!r} "
+                                           f"(it handles {', '.join(KINDS)})")
+    if kind != "contract_problem":
+        for opt in _CONTRACT_ONLY:
+            if getattr(args, opt):
+                raise InvalidInstanceError(f"--{opt}", f"applies to contract problems only, not to kind {kind!r}")
+    if kind == "contract_problem":
+        doc = _contract_problem(obj, args)
+        show = _print_contract_solution
+    elif kind == "pamdp":
+        doc = _pamdp(obj, args.backend)
+        show = _print_pamdp_solution
+    else:
+        doc = _bimatrix(obj, args.backend)
+        show = _print_stackelberg
+    if args.output:
+        writing("--output", args.output, lambda: fileio.save(doc, args.output, npz_threshold=NPZ_THRESHOLD))
+        note(f"wrote {args.output}")
+    if args.json:
+        print_json(doc, indent=kind != "pamdp")
+    elif not args.output:
+        show(obj, doc)
+    if doc.get("converged") is False:
+        raise SolverFailure(f"not converged: the meta-algorithm stopped ({doc.get('reason') or 'budget'}) after "
+                            f"{doc.get('iterations')} iterations with SPE gap {doc.get('spe_gap')}"
+                            + ("" if doc.get("bound") is None else f", error bound {doc['bound']:.3g}")
+                            + ("; the result was written" if args.output or args.json else ""))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- contract problems
+
+def _contract_problem(problem, args) -> dict:
+    from ..solvers.linear import best_linear_contract
+    from ..solvers.optimal import first_best, optimal_contract
+    from ..theory.documents import contract_solution_document, exact_solution_document
+
+    opt = optimal_contract(problem, backend=args.backend)
+    fb = first_best(problem)
+    lin = best_linear_contract(problem) if (problem.rewards >= 0).all() else None
+    certificates = None
+    if args.certify:
+        from ..solvers.certify import certify
+        certificates = (certify(opt, problem), None if lin is None else certify(lin, problem))
+    doc = contract_solution_document(problem, opt, fb, lin, args.backend, certificates)
+    if args.exact:
+        from ..solvers.exact import optimal_contract_exact
+        doc["exact"] = exact_solution_document(problem, optimal_contract_exact(problem, backend=args.backend))
+    return doc
+
+
+def _fmt(values) -> str:
+    return "[" + ", ".join(f"{v:.6g}" for v in values) + "]"
+
+
+def _print_contract_solution(problem, doc: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = stdout_console()
+    o, fb, lin = doc["optimal"], doc["first_best"], doc["linear"]
+    console.print(f"[bold]Optimal contract[/bold]: implement action {escape(o['action_name'])} with "
+                  f"t = {_fmt(o['contract'])}")
+    console.print(f"  expected payment {o['expected_payment']:.6g}, principal utility (OPT) "
+                  f"{o['principal_utility']:.6g}, agent utility {o['agent_utility']:.6g}")
+    if lin is not None:
+        console.print(f"[bold]Best linear contract[/bold]: α = {lin['alpha']:.6g}, induces action "
+                      f"{escape(lin['action_name'])}, principal utility (LIN) {lin['principal_utility']:.6g}")
+    else:
+        console.print(f"[bold]Best linear contract[/bold]: none ({doc['linear_note']})")
+    console.print(f"[bold]First best[/bold]: action {escape(fb['action_name'])}, welfare (FB) {fb['welfare']:.6g}")
+    if "exact" in doc:
+        ex = doc["exact"]
+        console.print(f"[bold]Exact optimum[/bold] (proved in rational arithmetic): action {escape(ex['action_name'])}"
+                      f", t = [{', '.join(ex['contract'])}], expected payment {ex['expected_payment']}, "
+                      f"principal utility {ex['principal_utility']}")
+    if "certificate" in o:
+        c = o["certificate"]
+        console.print(f"[bold]Certificate[/bold] of the optimal contract: {c['verdict']}"
+                      + (f", OPT = {c['exact_value']} exactly" if c["exact_value"] else "")
+                      + f" — {escape(c['reason'])}")
+        if lin is not None and "certificate" in lin:
+            console.print(f"[bold]Certificate[/bold] of the best linear contract: {lin['certificate']['verdict']}"
+                          f" — {escape(lin['certificate']['reason'])}")
+    table = Table(title="MIN-PAY per action")
+    certified = "certificate" in doc["min_pay"][0]
+    for col in ("action", "implementable", "min expected payment", "principal utility", "contract") + \
+            (("certificate",) if certified else ()):
+        table.add_column(col)
+    for row in doc["min_pay"]:
+        imp = row["implementable"]
+        witness = row["witness"]
+        table.add_row(escape(row["action_name"]), "yes" if imp else "no",
+                      f"{row['expected_payment']:.6g}" if imp else "—",
+                      f"{row['principal_utility']:.6g}" if imp else "—",
+                      _fmt(row["contract"]) if imp else f"witness {_fmt(witness)}" if witness is not None else "—",
+                      *((row["certificate"]["verdict"],) if certified else ()))
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- principal-agent MDPs
+
+def _pamdp(mdp, backend: str) -> dict:
+    """The SPE by backward induction, or the meta-algorithm on a discounted cyclic instance
+    (certified by the SPE gap of its profile)."""
+    from ..theory.documents import pamdp_solution_document
+
+    if mdp.horizon is None and not mdp.is_acyclic:
+        from ..proofs_checks.spe_checks import spe_gap
+        from ..solvers.meta_algorithm import meta_algorithm
+        from ..solvers.pamdp_policy import evaluate
+
+        res = meta_algorithm(mdp, backend=backend)
+        ev = evaluate(mdp, res.policy, res.agent_policy)
+        probs = mdp.outcome_probs[np.arange(mdp.n_states), res.policy.action]
+        payment = np.einsum("sk,sk->s", probs, res.policy.contract)
+        s0 = mdp.initial_state
+        extra = {"converged": bool(res.converged), "iterations": int(res.iterations),
+                 "spe_gap": float(spe_gap(mdp, res.policy, res.agent_policy).gap)}
+        for name in ("bound", "reason"):
+            value = getattr(res, name, None)
+            if value is not None:
+                extra[name] = value if isinstance(value, str) or math.isfinite(value) else None
+        return pamdp_solution_document(mdp, res.policy, payment, ev.principal_value[s0], ev.agent_value[s0],
+                                       "meta_algorithm", backend, **extra)
+    from ..solvers.spe import solve_spe
+    res = solve_spe(mdp, backend=backend)
+    return pamdp_solution_document(mdp, res.policy, res.expected_payment, res.principal_value_initial,
+                                   res.agent_value_initial, res.method, backend)
+
+
+def _print_pamdp_solution(mdp, doc: dict) -> None:
+    """The values and the first :data:`SHOWN_STATES` states of the policy (never all of them)."""
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(f"[bold]Subgame-perfect equilibrium[/bold] of a principal-agent MDP with {mdp.n_states} states, "
+                  f"{mdp.n_actions} actions, {mdp.n_outcomes} outcomes (method {doc['method']})")
+    pv, av = doc["principal_value"], doc["agent_value"]
+    console.print(f"  at the initial state {doc['initial_state']}: principal value "
+                  f"{'—' if pv is None else f'{pv:.6g}'}, agent value {'—' if av is None else f'{av:.6g}'}")
+    if "converged" in doc:
+        console.print(f"  meta-algorithm: {'converged' if doc['converged'] else '[bold red]NOT converged[/bold red]'}"
+                      f" after {doc['iterations']} iterations; SPE gap of the profile {doc['spe_gap']:.3g}")
+    action, contract, payment = doc["action"], doc["contract"], doc["expected_payment"]
+    if doc["time_indexed"]:
+        action, contract, payment = action[0], contract[0], payment[0]
+    n = len(action)
+    table = Table(title="policy" + (" at step 0" if doc["time_indexed"] else "")
+                  + (f" (first {SHOWN_STATES} of {n} states; --json or -o for all)" if n > SHOWN_STATES else ""))
+    for col in ("state", "recommended action", "contract", "expected payment"):
+        table.add_column(col)
+    for s in range(min(n, SHOWN_STATES)):
+        table.add_row(str(s), str(int(action[s])), _fmt(contract[s]), f"{payment[s]:.6g}")
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- bimatrix games
+
+def _bimatrix(game, backend: str) -> dict:
+    from ..solvers.stackelberg import stackelberg
+    from ..theory.documents import stackelberg_solution_document
+    return stackelberg_solution_document(stackelberg(game, backend=backend), backend)
+
+
+def _print_stackelberg(game, doc: dict) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(f"[bold]Stackelberg equilibrium[/bold] (the leader commits to a mixed strategy; backend "
+                  f"{doc['backend']})")
+    console.print(f"  leader value {doc['leader_value']:.6g}, follower value {doc['follower_value']:.6g}, "
+                  f"follower action {doc['follower_action']}")
+    from rich.markup import escape
+    names = game.leader_action_names or ()
+    follower = game.follower_action_names
+    if follower:
+        console.print(f"  the follower plays {escape(follower[doc['follower_action']])}")
+    table = Table(title="leader's commitment")
+    table.add_column("leader action", justify="right")
+    table.add_column("probability", justify="right")
+    for i, p in enumerate(doc["leader_strategy"]):
+        table.add_row(escape(names[i]) if i < len(names) else str(i), f"{p:.6g}")
+    console.print(table)

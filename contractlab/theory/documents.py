@@ -1,0 +1,273 @@
+"""Result documents: what ``contractlab ... --json`` prints and ``-o`` writes.
+
+Each document is a JSON-ready dict with a ``kind`` and a ``version`` like the instance files
+(:mod:`contractlab.theory.fileio`), so that a result written by one command is read back by
+another (``contractlab solve tree.json -o spe.json`` then ``contractlab check tree.json
+spe.json``) or by a user's script. The builders here take result objects (duck-typed: the
+frozen dataclasses of :mod:`contractlab.solvers`) and only format them; they compute nothing
+and import no solver, so the document layout lives in one place beside the file format.
+
+Arrays stay numpy arrays in the dicts: :func:`contractlab.theory.fileio.save` writes large
+ones to the ``.npz`` sibling without turning them into lists, and the CLI's JSON writer
+serialises them directly.
+
+Kinds
+-----
+``contract_solution`` (v1)
+    The optimal contract, first best, best linear contract and the MIN-PAY table of a
+    ``contract_problem``; optional ``exact`` part (fractions as ``"p/q"`` strings) and
+    ``certificate`` parts.
+``pamdp_solution`` (v2)
+    The SPE (or the meta-algorithm's profile) of a ``pamdp``: values at the initial state and
+    the policy in the columnar shape of ``contract_policy`` — ``action`` ``(S,)`` or ``(H, S)``,
+    ``contract`` ``(S, K)`` or ``(H, S, K)``, ``expected_payment`` like ``action``. Version 1
+    (a list of per-state objects) is no longer written. Registered as a file kind: it loads as
+    a :class:`PAMDPSolution`, whose :attr:`PAMDPSolution.policy` is a ``ContractPolicy``.
+``stackelberg_solution`` (v1), ``learning_curve`` (v1), ``verify_results`` (v1)
+    As written by ``solve`` on a ``bimatrix_game``, ``learn --curve`` and ``verify --out``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .contract_policy import ContractPolicy
+from .errors import InvalidFileError
+from .validation import as_float_array
+
+PAMDP_SOLUTION_VERSION = 2
+
+
+def finite_or_none(x) -> float | None:
+    """``float(x)``, or ``None`` for ``inf``/``nan`` (JSON has no infinities)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- contract problems
+
+def _certificate(cert) -> dict:
+    value = cert.exact_value
+    return {"verdict": cert.verdict, "exact_value": None if value is None else str(value), "reason": cert.reason}
+
+
+def contract_solution_document(problem, opt, fb, lin, backend: str, certificates=None) -> dict:
+    """``kind: contract_solution`` from ``optimal_contract``, ``first_best`` and
+    ``best_linear_contract`` results (``lin`` is ``None`` when rewards can be negative).
+
+    ``certificates`` is ``(optimal_cert, linear_cert_or_None)`` from
+    :func:`contractlab.solvers.certify.certify`; the optimal certificate's ``parts`` are the
+    per-action MIN-PAY certificates.
+    """
+    label = problem.action_label
+    doc: dict[str, Any] = {
+        "kind": "contract_solution", "version": 1, "backend": backend,
+        "optimal": {"action": int(opt.action), "action_name": label(opt.action), "contract": opt.contract,
+                    "expected_payment": float(opt.expected_payment),
+                    "principal_utility": float(opt.principal_utility), "agent_utility": float(opt.agent_utility)},
+        "first_best": {"action": int(fb.action), "action_name": label(fb.action), "welfare": float(fb.welfare)},
+        "min_pay": [{"action": int(r.action), "action_name": label(r.action), "implementable": bool(r.implementable),
+                     "expected_payment": finite_or_none(r.expected_payment), "contract": r.contract,
+                     "principal_utility": finite_or_none(u), "witness": r.witness}
+                    for r, u in zip(opt.table, opt.principal_utilities)],
+    }
+    if lin is not None:
+        doc["linear"] = {"alpha": float(lin.alpha), "action": int(lin.action), "action_name": label(lin.action),
+                         "principal_utility": float(lin.principal_utility), "agent_utility": float(lin.agent_utility),
+                         "critical_values": lin.critical_values, "induced_actions": lin.induced_actions}
+    else:
+        doc["linear"] = None
+        doc["linear_note"] = "linear contracts need non-negative rewards (limited liability)"
+    if certificates is not None:
+        opt_cert, lin_cert = certificates
+        doc["optimal"]["certificate"] = _certificate(opt_cert)
+        for row, part in zip(doc["min_pay"], opt_cert.parts):
+            row["certificate"] = _certificate(part)
+        if doc["linear"] is not None and lin_cert is not None:
+            doc["linear"]["certificate"] = _certificate(lin_cert)
+    return doc
+
+
+def exact_solution_document(problem, ex) -> dict:
+    """The ``"exact"`` part of ``contractlab solve --exact``: fractions as strings ``"p/q"``."""
+    def s(x):
+        return None if x is None else str(x)
+
+    def strs(xs):
+        return None if xs is None else [str(x) for x in xs]
+
+    return {"action": ex.action, "action_name": problem.action_label(ex.action), "contract": strs(ex.contract),
+            "expected_payment": s(ex.expected_payment), "principal_utility": s(ex.principal_utility),
+            "agent_utility": s(ex.agent_utility),
+            "min_pay": [{"action": row.action, "implementable": row.implementable,
+                         "expected_payment": s(row.expected_payment), "contract": strs(row.contract),
+                         "witness": strs(row.witness), "principal_utility": s(u)}
+                        for row, u in zip(ex.table, ex.principal_utilities)]}
+
+
+# --------------------------------------------------------------------------- bimatrix games
+
+def stackelberg_solution_document(res, backend: str) -> dict:
+    """``kind: stackelberg_solution``: the leader's optimal commitment (Conitzer–Sandholm)."""
+    return {"kind": "stackelberg_solution", "version": 1, "backend": backend,
+            "leader_strategy": res.leader_strategy, "follower_action": int(res.follower_action),
+            "leader_value": float(res.leader_value), "follower_value": float(res.follower_value)}
+
+
+# --------------------------------------------------------------------------- principal-agent MDPs
+
+@dataclass(frozen=True, eq=False)
+class PAMDPSolution:
+    """A ``pamdp_solution`` document read back: the values and the contract policy.
+
+    ``extra`` holds the descriptive fields (``solution_concept``, ``backend``, ``method``,
+    ``converged``, ...), kept as read.
+    """
+
+    principal_value: float
+    agent_value: float
+    initial_state: int
+    action: np.ndarray
+    contract: np.ndarray
+    expected_payment: np.ndarray
+    extra: dict
+
+    @property
+    def policy(self) -> ContractPolicy:
+        return ContractPolicy(action=self.action, contract=self.contract)
+
+
+#: Fields of a ``pamdp_solution`` besides kind and version, and the ones that may be arrays.
+_PAMDP_SOLUTION_FIELDS = {"solution_concept", "backend", "method", "initial_state", "principal_value",
+                          "agent_value", "time_indexed", "action", "contract", "expected_payment", "converged",
+                          "iterations", "spe_gap", "bound", "reason", "n_states"}
+PAMDP_SOLUTION_ARRAYS = ("action", "contract", "expected_payment")
+
+
+def pamdp_solution_document(mdp, policy: ContractPolicy, expected_payment: np.ndarray, principal_value: float,
+                            agent_value: float, method: str, backend: str, **extra) -> dict:
+    """``kind: pamdp_solution`` (version 2, columnar): see the module docstring."""
+    doc = {"kind": "pamdp_solution", "version": PAMDP_SOLUTION_VERSION,
+           "solution_concept": "subgame-perfect equilibrium", "backend": backend, "method": method,
+           "n_states": int(mdp.n_states), "initial_state": int(mdp.initial_state),
+           "principal_value": finite_or_none(principal_value), "agent_value": finite_or_none(agent_value),
+           "time_indexed": bool(policy.time_indexed), "action": policy.action, "contract": policy.contract,
+           "expected_payment": np.asarray(expected_payment, dtype=np.float64)}
+    doc.update(extra)
+    return doc
+
+
+def _pamdp_solution_from_dict(data: dict) -> PAMDPSolution:
+    from .fileio import require_fields
+    require_fields(data, ("action", "contract", "expected_payment", "principal_value", "agent_value",
+                          "initial_state"), {"kind", "version"} | _PAMDP_SOLUTION_FIELDS)
+    policy = ContractPolicy(action=data["action"], contract=data["contract"])
+    pay = as_float_array("expected_payment", data["expected_payment"], policy.action.ndim)
+    if pay.shape != policy.action.shape:
+        raise InvalidFileError("expected_payment", f"has shape {pay.shape}, expected {policy.action.shape} "
+                                                   "(the shape of action)")
+    values = {}
+    for name in ("principal_value", "agent_value"):
+        v = data[name]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise InvalidFileError(name, "expected a finite number or null")
+        values[name] = math.nan if v is None else float(v)
+    s0 = data["initial_state"]
+    if isinstance(s0, bool) or not isinstance(s0, int) or s0 < 0:
+        raise InvalidFileError("initial_state", "expected an integer >= 0")
+    extra = {k: v for k, v in data.items() if k in _PAMDP_SOLUTION_FIELDS and k not in PAMDP_SOLUTION_ARRAYS}
+    return PAMDPSolution(values["principal_value"], values["agent_value"], int(s0), policy.action, policy.contract,
+                         pay, extra)
+
+
+def _pamdp_solution_to_dict(sol: PAMDPSolution) -> dict:
+    doc = {"kind": "pamdp_solution", "version": PAMDP_SOLUTION_VERSION}
+    doc.update({k: v for k, v in sol.extra.items() if k not in ("principal_value", "agent_value", "initial_state")})
+    doc.update({"initial_state": sol.initial_state, "principal_value": finite_or_none(sol.principal_value),
+                "agent_value": finite_or_none(sol.agent_value), "action": sol.action, "contract": sol.contract,
+                "expected_payment": sol.expected_payment})
+    return doc
+
+
+def load_contract_policy(path, max_bytes: int | None = None) -> ContractPolicy:
+    """A ``ContractPolicy`` from a ``contract_policy`` file or the policy of a ``pamdp_solution``."""
+    from .fileio import load
+    obj = load(path)
+    if isinstance(obj, ContractPolicy):
+        return obj
+    if isinstance(obj, PAMDPSolution):
+        return obj.policy
+    from .fileio import kind_of
+    raise InvalidFileError("kind", f"expected 'contract_policy' or 'pamdp_solution', got {kind_of(obj)!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class AgentPolicy:
+    """An ``agent_policy`` file: the action the agent plays at each state (``(S,)``) or step and
+    state (``(H, S)``), for ``contractlab check --agent-policy``."""
+
+    action: np.ndarray
+
+    def __post_init__(self) -> None:
+        from .pamdp import _as_int_array
+        action = self.action
+        if isinstance(action, np.ndarray):
+            ndim = action.ndim
+        else:
+            ndim, v = 0, action
+            while isinstance(v, list):
+                ndim, v = ndim + 1, (v[0] if v else None)
+        if ndim not in (1, 2):
+            raise InvalidFileError("action", f"expected a 1-d (S,) or 2-d (H, S) array of actions, got {ndim}-d")
+        object.__setattr__(self, "action", _as_int_array("action", action, ndim))
+
+
+def _agent_policy_from_dict(data: dict) -> AgentPolicy:
+    from .fileio import require_fields
+    require_fields(data, ("action",), {"kind", "version", "action"})
+    return AgentPolicy(data["action"])
+
+
+def load_agent_actions(path) -> np.ndarray:
+    """The agent's actions from an ``agent_policy`` file, or the recommended actions of a
+    ``contract_policy`` / ``pamdp_solution`` file."""
+    from .fileio import kind_of, load
+    obj = load(path)
+    if isinstance(obj, AgentPolicy):
+        return obj.action
+    if isinstance(obj, ContractPolicy):
+        return obj.action
+    if isinstance(obj, PAMDPSolution):
+        return obj.action
+    raise InvalidFileError("kind", f"expected 'agent_policy', 'contract_policy' or 'pamdp_solution', "
+                                   f"got {kind_of(obj)!r}")
+
+
+# --------------------------------------------------------------------------- learning and verify
+
+def learning_curve_document(learner_kind: str, seed: int, iterations, principal_value) -> dict:
+    """``kind: learning_curve``: the greedy policy's exact value against iterations."""
+    return {"kind": "learning_curve", "version": 1, "learner": learner_kind, "seed": int(seed),
+            "iterations": np.asarray(iterations), "principal_value": np.asarray(principal_value, dtype=np.float64)}
+
+
+def verify_results_document(version: str, seed: int, count: int, reports) -> dict:
+    """``kind: verify_results``: one entry per theorem (``TheoremReport.to_json``)."""
+    return {"kind": "verify_results", "version": 1, "contractlab": version, "seed": int(seed), "count": int(count),
+            "passed": all(r.passed for r in reports), "theorems": [r.to_json() for r in reports]}
+
+
+def _register() -> None:
+    from .fileio import FileKind, register_kind
+    register_kind(FileKind("pamdp_solution", PAMDP_SOLUTION_VERSION, PAMDPSolution, _pamdp_solution_from_dict,
+                           _pamdp_solution_to_dict, array_fields=PAMDP_SOLUTION_ARRAYS))
+    register_kind(FileKind("agent_policy", 1, AgentPolicy, _agent_policy_from_dict,
+                           lambda p: {"kind": "agent_policy", "version": 1, "action": p.action},
+                           array_fields=("action",)))
+
+
+_register()
