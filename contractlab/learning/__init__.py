@@ -6,9 +6,20 @@ Section 5 and Appendix D), checked against the exact SPE of :mod:`contractlab.so
 - :mod:`.tabular`: the tabular learned principal and Q-learning agent (numpy).
 - :mod:`.deep`: the deep version (torch; the extra ``contractlab[deep]``), imported on demand.
 - :mod:`.checkpoint`: checkpoint files (``.npz`` + JSON metadata; never pickle).
+- :mod:`.boundary`: iteration boundaries, the only places where training stops and checkpoints
+  are written.
 
 :func:`make_learner`, :func:`load_learner` and :func:`learning_curve` give both learners one
-interface (used by ``contractlab learn``).
+interface (used by ``contractlab learn``). Stopping a run so that it resumes exactly (e.g. on
+SIGINT: the signal handler only sets a flag)::
+
+    learner.train(callback=lambda iteration, total, metrics: flag_is_set(), eval_every=k)
+    learner.save(path)                       # at the boundary where train returned
+    learner = load_learner(kind, path, mdp)  # later, perhaps in another process
+    learner.train(eval_every=k)              # ends bit-identical to an uninterrupted run
+
+``learner.config.iterations`` / ``learner.config.margin`` (and ``learner.config.to_dict()``) of a
+loaded learner are the values it was started with, as given.
 """
 
 from __future__ import annotations

@@ -113,14 +113,26 @@ Determinism and checkpoints
 CPU only. All randomness comes from ``seed``: a :class:`numpy.random.SeedSequence` is split
 into the simulator's stream, the learner's stream (exploration and replay sampling) and the
 seed of a private :class:`torch.Generator` for the network initialisation (the caller's global
-torch RNG is untouched). Training runs with ``torch.set_num_threads(config.num_threads)``
-(restored afterwards; default 1 — these networks are too small to gain from a second thread, and
-results are bit-reproducible for a fixed thread count and platform). :meth:`DeepLearner.save`
-stores everything that drives the run (online and target parameters, the Adam state, the target
-tables, the replay buffer, both numpy bit-generator states, the simulator's episode states, the
-iteration and the curve), so ``train(N)`` equals ``train(N/2); save; load; train(N/2)`` bit for
-bit. Checkpoints are ``.npz`` + JSON (:mod:`contractlab.learning.checkpoint`), never pickle; they
+torch RNG is untouched; nothing after the initialisation draws from torch). Training, target
+copies and :meth:`DeepLearner.policy` run with ``torch.set_num_threads(config.num_threads)`` and
+``torch.use_deterministic_algorithms(True)`` (both restored afterwards; default 1 thread — these
+networks are too small to gain from a second one, and results are bit-reproducible for a fixed
+thread count and platform, whatever the calling process's own thread setting).
+:meth:`DeepLearner.save` stores everything that drives the run (online and target parameters in
+float32 as they are, the Adam state ``step``/``exp_avg``/``exp_avg_sq``, the target tables, the
+replay ring with its position, both numpy bit-generator states, the simulator's episode states,
+the iteration and the curve), so a run stopped at any iteration boundary (the ``train`` callback
+returning ``True``), saved, loaded and trained on equals an uninterrupted run bit for bit.
+Checkpoints are ``.npz`` + JSON (:mod:`contractlab.learning.checkpoint`), never pickle; they
 carry a fingerprint of the MDP and :meth:`DeepLearner.load` refuses a different one.
+
+Why resumes used to differ: the old ``contractlab learn`` saved its checkpoint from the
+``KeyboardInterrupt`` handler, i.e. part-way through an iteration — e.g. after a target copy had
+overwritten the target networks but before their tables were recomputed (measured: a depth-4
+tree, 200 iterations, interrupted in the copy at iteration 100, ended with 6 different actions
+and contracts 0.81 apart), or after the replay sample was drawn but before the iteration was
+counted. A checkpoint can now only be written at a boundary
+(:class:`~contractlab.learning.boundary.IterationGuard`).
 
 Cost: 5-8 ms of CPU per iteration on the depth-10 trees (one thread), i.e. 100-160 s per default
 run of 20 000 iterations (measured on a shared 2-core machine).
@@ -141,6 +153,7 @@ from ..solvers.pamdp_policy import agent_best_response
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
+from .boundary import IterationGuard, stop_requested
 from .checkpoint import load_checkpoint, mdp_fingerprint, save_checkpoint
 from .contracts import nudged_min_pay
 from .simulator import Simulator
@@ -425,14 +438,22 @@ def _check_seed(seed) -> int:
 
 
 @contextlib.contextmanager
-def _threads(n: int):
-    """``torch.set_num_threads(n)`` inside the block, restored afterwards."""
-    old = torch.get_num_threads()
+def _torch_mode(n: int):
+    """Inside the block: ``torch.set_num_threads(n)`` and
+    ``torch.use_deterministic_algorithms(True)`` (on CPU every op the learner uses is then
+    deterministic for a fixed thread count); the caller's settings are restored afterwards.
+    Training, target copies and the greedy policy all run in this mode, so a run's numbers do not
+    depend on the thread count of the process that calls it (a resumed run may be another one)."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(n)
+    torch.use_deterministic_algorithms(True)
     try:
         yield
     finally:
-        torch.set_num_threads(old)
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        torch.set_num_threads(old_threads)
 
 
 def _finite_or_none(x: float):
@@ -545,7 +566,8 @@ class DeepLearner:
         self.buffer = _ReplayBuffer(config.buffer_size, K)
         self.iteration = 0
         self.curve: list[dict[str, float]] = []
-        with _threads(config.num_threads):
+        self._guard = IterationGuard()
+        with _torch_mode(config.num_threads):
             self._sync_target()
 
     # ------------------------------------------------------------------ pieces
@@ -718,7 +740,8 @@ class DeepLearner:
 
     def q_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``(principal Q (S, A), agent Q̄ (S, A))`` of the online networks at every state (float64)."""
-        return self._eval(self.principal_q, self.agent_q, np.arange(self.mdp.n_states))
+        with _torch_mode(self.config.num_threads):
+            return self._eval(self.principal_q, self.agent_q, np.arange(self.mdp.n_states))
 
     def policy(self, margin: float | None = None) -> ContractPolicy:
         """The greedy contract policy at every state: ``argmax_a Q(s, a)`` among the implementable
@@ -727,7 +750,8 @@ class DeepLearner:
         if margin is not None:
             margin = _check_float("margin", margin, 0.0)
         states = np.arange(self.mdp.n_states)
-        qp, qbar = self._eval(self.principal_q, self.agent_q, states)
+        with _torch_mode(self.config.num_threads):
+            qp, qbar = self._eval(self.principal_q, self.agent_q, states)
         contract, impl = self._contracts(states, qbar, margin)
         action = np.argmax(np.where(impl, qp, -np.inf), axis=1)
         return ContractPolicy(action=action, contract=contract[states, action])
@@ -746,19 +770,30 @@ class DeepLearner:
     def train(self, iterations: int | None = None, callback=None, eval_every: int = 0) -> list[dict[str, float]]:
         """Run ``iterations`` more iterations (``None``: up to ``config.iterations`` in total).
 
-        ``callback(iteration, total, metrics)`` is called after every iteration (``iteration``
-        counts all iterations done so far, ``total`` is where this call will stop); returning
-        ``True`` stops training after that iteration (the learner stays consistent and may be
-        trained, saved or evaluated further). ``metrics`` always has ``epsilon``, ``lr``,
-        ``payment`` (mean payment of the step), ``follow`` (fraction of envs in which the learning
-        agent followed) and, once learning started, ``loss_principal`` and ``loss_agent``.
-        With ``eval_every > 0``, at every iteration divisible by it (counted from the start of
-        the run, so a resumed run evaluates where an uninterrupted one would), the metrics also
-        hold :meth:`evaluate` (``principal_value`` etc.) and are appended to the learning curve
-        as a record with ``iteration``.
+        ``callback(iteration, total, metrics)`` is called after every *completed* iteration (an
+        iteration boundary: its gradient step, target copy and evaluation are done; ``iteration``
+        counts all iterations done so far, ``total`` is where this call will stop). Returning
+        ``True`` (``bool`` or ``numpy.bool_``) stops training there: :attr:`iteration` is then
+        the number of completed iterations and the learner may be saved, trained or evaluated
+        further — a run stopped at any boundary, saved (:meth:`save`), loaded (:meth:`load`) and
+        trained on ends bit-identical to an uninterrupted one. The callback may itself call
+        :meth:`save`. ``metrics`` always has ``epsilon``, ``lr``, ``payment`` (mean payment of
+        the step), ``follow`` (fraction of envs in which the learning agent followed) and, once
+        learning started, ``loss_principal`` and ``loss_agent``.
+
+        With ``eval_every > 0``, at every iteration divisible by it and at the end of the run
+        (``config.iterations``) — counted from the start of the run, so a resumed run evaluates
+        where an uninterrupted one would — the metrics also hold :meth:`evaluate`
+        (``principal_value`` etc.) and are appended to the learning curve as a record with
+        ``iteration`` at once (a checkpoint written by the callback holds it).
+
+        An exception raised inside an iteration (e.g. ``KeyboardInterrupt``) leaves that
+        iteration unfinished; the learner then refuses :meth:`save` and further training
+        (:class:`~contractlab.learning.boundary.IterationGuard`).
 
         Returns the evaluation records of this call (``self.curve`` keeps all of them).
         """
+        self._guard.check("trained further")
         if iterations is None:
             iterations = max(0, self.config.iterations - self.iteration)
         iterations = _check_int("iterations", iterations, 0)
@@ -768,21 +803,23 @@ class DeepLearner:
         cfg = self.config
         total = self.iteration + iterations
         records: list[dict[str, float]] = []
-        with _threads(cfg.num_threads):
+        with _torch_mode(cfg.num_threads):
             while self.iteration < total:
                 t = self.iteration
+                self._guard.begin(t + 1)
                 eps, lr = cfg.epsilon(t), cfg.learning_rate(t)
                 metrics = {"epsilon": eps, "lr": lr}
                 metrics.update(self._step(eps, lr))
                 self.iteration += 1
                 if self.iteration % cfg.target_update == 0:
                     self._sync_target()
-                if eval_every and self.iteration % eval_every == 0:
+                if eval_every and (self.iteration % eval_every == 0 or self.iteration == cfg.iterations):
                     metrics.update(self.evaluate())
                     record = {"iteration": float(self.iteration), **metrics}
                     records.append(record)
                     self.curve.append(record)
-                if callback is not None and callback(self.iteration, total, metrics) is True:
+                self._guard.end()
+                if callback is not None and stop_requested(callback(self.iteration, total, metrics)):
                     break
         return records
 
@@ -800,8 +837,13 @@ class DeepLearner:
         agent's; the first layer's moments in the ``(S, hidden)`` layout of ``weight0``);
         ``target_values.{principal|agent}``; ``buffer.*`` (the filled part of the replay ring); ``simulator.state`` and
         ``simulator.step_count``. The metadata holds the config, seed, iteration, MDP fingerprint,
-        both numpy bit-generator states, the ring position and the learning curve.
+        both numpy bit-generator states, the ring position, Adam's current learning rate
+        (``adam_lr``, one per parameter group) and the learning curve.
+
+        Only at an iteration boundary: a learner whose iteration was interrupted by an exception
+        is refused (:class:`InvalidInstanceError`, field ``"learner"``).
         """
+        self._guard.check("saved")
         arrays: dict[str, np.ndarray] = {}
         for name in self._NETS:
             arrays.update(getattr(self, name).state_arrays(f"{name}."))
@@ -825,7 +867,8 @@ class DeepLearner:
                 "config": self.config.to_dict(), "iteration": self.iteration,
                 "buffer": {"size": self.buffer.size, "ptr": self.buffer.ptr},
                 "rng_state": self.rng.bit_generator.state, "simulator_rng_state": sim.rng.bit_generator.state,
-                "adam_state_keys": adam_keys, "curve": curve, "torch_version": torch.__version__}
+                "adam_state_keys": adam_keys, "adam_lr": [float(g["lr"]) for g in self.optimizer.param_groups],
+                "curve": curve, "torch_version": torch.__version__}
         save_checkpoint(path, arrays, meta)
 
     @classmethod
@@ -874,6 +917,13 @@ class DeepLearner:
                     state[j] = st
             sd = learner.optimizer.state_dict()
             sd["state"] = state
+            # checkpoints written before "adam_lr" was stored keep lr_start until the next step
+            # sets the scheduled rate (training is the same either way)
+            lrs = meta.get("adam_lr", [g["lr"] for g in sd["param_groups"]])
+            if len(lrs) != len(sd["param_groups"]):
+                raise ValueError(f"adam_lr has {len(lrs)} entries, expected {len(sd['param_groups'])}")
+            for group, lr in zip(sd["param_groups"], lrs):
+                group["lr"] = _check_float("adam_lr", lr, 0.0, low_open=True)
             learner.optimizer.load_state_dict(sd)
             learner.buffer.restore(arrays, int(meta["buffer"]["size"]), int(meta["buffer"]["ptr"]))
             sim = learner.simulator
@@ -884,7 +934,7 @@ class DeepLearner:
             sim.state, sim.step_count = sim_state, sim_steps
             sim.rng.bit_generator.state = meta["simulator_rng_state"]
             learner.rng.bit_generator.state = meta["rng_state"]
-            learner.iteration = int(meta["iteration"])
+            learner.iteration = _check_int("iteration", meta["iteration"], 0)
             learner.curve = [{k: (math.nan if v is None else float(v)) for k, v in rec.items()}
                              for rec in meta["curve"]]
         except InvalidInstanceError as exc:

@@ -87,6 +87,11 @@ Checkpoints (:meth:`TabularLearner.save` / :meth:`TabularLearner.load`, via
 :mod:`~contractlab.learning.checkpoint`) store every table and counter, the iteration, the
 configuration, both random generators' states (the learner's and the simulator's) and the
 simulator's episode states, plus a fingerprint of the MDP; resuming is exact, bit for bit.
+Training stops, and checkpoints are written, only at iteration boundaries: the
+``train(callback=...)`` callback runs after each completed iteration and stops training by
+returning ``True`` (:mod:`~contractlab.learning.boundary`); a run stopped at any boundary, saved,
+loaded and trained on ends bit-identical to an uninterrupted one with the same seed — tables,
+counters, generator states, iteration, learning curve and policy.
 """
 
 from __future__ import annotations
@@ -107,6 +112,7 @@ from ..solvers.pamdp_policy import agent_best_response
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
+from .boundary import IterationGuard, stop_requested
 from .checkpoint import load_checkpoint, mdp_fingerprint, save_checkpoint
 from .contracts import nudged_min_pay
 from .simulator import Simulator
@@ -203,21 +209,27 @@ class TabularConfig:
     backend: str = "highs"
 
     def __post_init__(self) -> None:
-        _check_count("n_envs", self.n_envs)
-        _check_count("iterations", self.iterations)
-        _check_real("epsilon_start", self.epsilon_start, 0.0, 1.0)
-        _check_real("epsilon_end", self.epsilon_end, 0.0, 1.0)
-        _check_real("epsilon_decay", self.epsilon_decay, 0.0, 1.0)
-        _check_real("margin", self.margin, 0.0)
-        _check_real("agent_only_fraction", self.agent_only_fraction, 0.0, 1.0)
+        # validated values are stored as plain ``int`` / ``float`` (numpy scalars too), so the
+        # config survives the JSON of a checkpoint unchanged and compares equal after a resume
+        def put(name: str, value) -> None:
+            object.__setattr__(self, name, value)
+
+        put("n_envs", _check_count("n_envs", self.n_envs))
+        put("iterations", _check_count("iterations", self.iterations))
+        put("epsilon_start", _check_real("epsilon_start", self.epsilon_start, 0.0, 1.0))
+        put("epsilon_end", _check_real("epsilon_end", self.epsilon_end, 0.0, 1.0))
+        put("epsilon_decay", _check_real("epsilon_decay", self.epsilon_decay, 0.0, 1.0))
+        put("margin", _check_real("margin", self.margin, 0.0))
+        put("agent_only_fraction", _check_real("agent_only_fraction", self.agent_only_fraction, 0.0, 1.0))
         for name in ("agent_update", "principal_update"):
             if getattr(self, name) not in UPDATES:
                 raise InvalidInstanceError(name, f"must be one of {UPDATES}, got {getattr(self, name)!r}")
         for name in ("agent_step_power", "principal_step_power"):
-            _check_real(name, getattr(self, name), 0.5, 1.0, low_open=True)
-        _check_real("agent_min_step", self.agent_min_step, 0.0, 1.0, allow_none=True)
-        _check_real("principal_min_step", self.principal_min_step, 0.0, 1.0, allow_none=True)
-        _check_real("tie_tol", self.tie_tol, 0.0)
+            put(name, _check_real(name, getattr(self, name), 0.5, 1.0, low_open=True))
+        put("agent_min_step", _check_real("agent_min_step", self.agent_min_step, 0.0, 1.0, allow_none=True))
+        put("principal_min_step", _check_real("principal_min_step", self.principal_min_step, 0.0, 1.0,
+                                              allow_none=True))
+        put("tie_tol", _check_real("tie_tol", self.tie_tol, 0.0))
         if self.method not in METHODS:
             raise InvalidInstanceError("method", f"must be one of {METHODS}, got {self.method!r}")
         if self.backend not in BACKENDS:
@@ -339,6 +351,7 @@ class TabularLearner:
         self.rng = np.random.default_rng(learner_ss)
         self.sim = Simulator(mdp, config.n_envs, seed=sim_ss)
         self.iteration = 0
+        self._guard = IterationGuard()
         n = self._rows
         self.agent_reward_est = np.zeros((n, A))
         self.agent_outcome_value = np.zeros((n, K))
@@ -557,17 +570,28 @@ class TabularLearner:
         """Run ``iterations`` more training iterations (default: up to ``config.iterations`` in
         total; 0 if already there).
 
-        ``callback(iteration, total, metrics)`` is called after every iteration with the global
-        iteration count, the count at which this call will stop, and ``metrics``: ``epsilon``,
-        ``follow_rate`` (share of episodes in which the learned agent took the recommendation),
-        ``principal_return`` (mean principal reward minus payment of the step), ``mean_payment``
-        and, at evaluation points, ``principal_value`` (:meth:`evaluate`). Returning ``True``
-        (``bool`` or ``numpy.bool_``; any other value continues) stops training after that
-        iteration; the learner can be trained further or saved. With ``eval_every = k > 0`` the
-        policy is evaluated whenever the global iteration count is a multiple of ``k`` and after
-        the last iteration of the call.
-        Evaluation draws no random numbers, so it does not change the run.
+        ``callback(iteration, total, metrics)`` is called after every *completed* iteration (an
+        iteration boundary) with the global iteration count, the count at which this call will
+        stop, and ``metrics``: ``epsilon``, ``follow_rate`` (share of episodes in which the
+        learned agent took the recommendation), ``principal_return`` (mean principal reward minus
+        payment of the step), ``mean_payment`` and, at evaluation points, ``principal_value``
+        (:meth:`evaluate`). Returning ``True`` (``bool`` or ``numpy.bool_``; any other value
+        continues) stops training there: :attr:`iteration` is then the number of completed
+        iterations, and the learner can be saved (:meth:`save`), trained further or evaluated —
+        a run stopped at any boundary, saved, loaded and trained on ends bit-identical to an
+        uninterrupted one. The callback may itself call :meth:`save`.
+
+        With ``eval_every = k > 0`` the policy is evaluated whenever the global iteration count
+        is a multiple of ``k`` and at the end of the run (``config.iterations``), wherever the
+        run was split into calls, so a resumed run records the same learning curve; each
+        evaluation is added to :attr:`curve` at once (a checkpoint written by the callback
+        holds it). Evaluation draws no random numbers, so it does not change the run.
+
+        An exception raised inside an iteration (e.g. ``KeyboardInterrupt``) leaves that
+        iteration unfinished; the learner then refuses :meth:`save` and further training
+        (:class:`~contractlab.learning.boundary.IterationGuard`).
         """
+        self._guard.check("trained further")
         if iterations is None:
             iterations = max(0, self.config.iterations - self.iteration)
         iterations = _check_count("iterations", iterations, 0)
@@ -579,21 +603,19 @@ class TabularLearner:
         its, vals = [], []
         stopped = False
         while self.iteration < total:
+            self._guard.begin(self.iteration + 1)
             metrics = self._iterate()
-            last = self.iteration == total
-            if eval_every and (self.iteration % eval_every == 0 or last):
+            if eval_every and (self.iteration % eval_every == 0 or self.iteration == self.config.iterations):
                 value = self.evaluate()
                 metrics["principal_value"] = value
                 its.append(self.iteration)
                 vals.append(value)
-            if callback is not None:
-                answer = callback(self.iteration, total, metrics)
-                if answer is True or (isinstance(answer, np.bool_) and bool(answer)):
-                    stopped = self.iteration < total
-                    break
-        if its:
-            self.curve_iterations = np.concatenate([self.curve_iterations, np.asarray(its, dtype=np.int64)])
-            self.curve_values = np.concatenate([self.curve_values, np.asarray(vals, dtype=np.float64)])
+                self.curve_iterations = np.append(self.curve_iterations, np.int64(self.iteration))
+                self.curve_values = np.append(self.curve_values, np.float64(value))
+            self._guard.end()
+            if callback is not None and stop_requested(callback(self.iteration, total, metrics)):
+                stopped = self.iteration < total
+                break
         return TrainResult(np.asarray(its, dtype=np.int64), np.asarray(vals, dtype=np.float64), self.iteration,
                            stopped, time.perf_counter() - start)
 
@@ -601,7 +623,10 @@ class TabularLearner:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write a checkpoint (``.npz`` + JSON metadata, atomic, no pickle) from which
-        :meth:`load` resumes exactly."""
+        :meth:`load` resumes exactly. Only at an iteration boundary: a learner whose iteration
+        was interrupted by an exception is refused (:class:`InvalidInstanceError`, field
+        ``"learner"``)."""
+        self._guard.check("saved")
         arrays = {name: getattr(self, name) for name in _STATE_ARRAYS}
         arrays["sim_state"] = self.sim.state
         arrays["sim_step_count"] = self.sim.step_count

@@ -23,10 +23,26 @@ iterations and the bound). The outer alternation with the agent's best response 
 known to converge in general: :func:`meta_algorithm` reports ``converged`` and stops at
 ``max_iter``; when it converges, the profile can be certified with
 :func:`contractlab.proofs_checks.spe_checks.spe_gap`.
+
+Budgets. Reaching the bound ``tol`` takes about ``log(C/(tol·(1−γ)))/(1−γ)`` iterations of the
+fixed point (and as many sweeps of the agent's value iteration), so as ``γ → 1`` the iterations
+are unbounded (``γ = 1 − 1e-12``: ~10¹³; the caps of 10⁶ took ~36 s per principal step and
+~20 s per agent best response on 5 states, times 200 outer iterations). Every iterative loop
+here therefore stops at an iteration budget (``max_iter``, ``fixed_point_max_iter``,
+``agent_max_iter``) and at one wall-time budget for the whole call (``time_limit``, default
+:data:`TIME_LIMIT` seconds), and then *returns*: ``converged=False``, the a-posteriori bound
+reached (:attr:`MetaAlgorithmResult.bound`), the reason (``"iteration budget"`` or
+``"time budget"``) and the loop that was cut (:attr:`MetaAlgorithmResult.stage`). Nothing here
+raises for non-convergence. The agent's value iteration
+(:func:`~contractlab.solvers.pamdp_policy.agent_best_response`) has a sweep budget but no clock,
+so its sweeps are budgeted from the measured time per sweep (:class:`_SweepPace`).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +50,7 @@ import numpy as np
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
-from .pamdp_policy import agent_best_response
+from .pamdp_policy import VI_MAX_ITER, AgentResponse, agent_best_response
 from .spe import TIE_TOL, _check_options, _rows, spe_backup
 
 #: Two contract policies are the same when actions are equal and payments differ by at most this.
@@ -62,9 +78,44 @@ class MetaIterate:
     changed: int                     # states (or step-state pairs) whose action or contract changed
 
 
+#: Why :func:`meta_algorithm` / :func:`principal_fixed_point` stopped.
+REASONS = ("converged", "iteration budget", "time budget")
+#: Which loop a budget cut (:attr:`MetaAlgorithmResult.stage`).
+STAGES = ("alternation", "agent best response", "principal fixed point")
+
+
 @dataclass(frozen=True, eq=False)
 class MetaAlgorithmResult:
-    """The last contract policy, the agent's best response to it, and every iterate."""
+    """The last contract policy, the agent's best response to it, and every iterate.
+
+    Attributes
+    ----------
+    policy, agent_policy, principal_value, agent_value:
+        The last contract policy, the agent's best response to it and both parties' values.
+    iterations:
+        Outer iterations done (at least 1).
+    converged:
+        ``True`` iff an iteration left the contract policy unchanged and every inner computation
+        reached its tolerance; ``False`` when a budget stopped the call (see ``reason``).
+    iterates:
+        Every outer iteration, in order.
+    bound:
+        The a-posteriori error bound reached. Converged: the largest bound of the computations
+        behind the result — the last principal fixed point's ``γ/(1−γ)·||q_{k+1} − q_k||_∞`` on
+        ``||q − q*||_∞``, the final agent best response's value-iteration bound and the residual
+        bound of its values (0.0 on trees, DAGs and finite horizons). Stopped inside an inner
+        loop (``stage`` ``"principal fixed point"`` / ``"agent best response"``): that loop's
+        bound (finite, or ``inf`` if it had none yet). Stopped by the alternation's own budget
+        (``stage="alternation"``): ``inf`` — no bound on the distance to the alternation's limit
+        is known (it is not known to converge).
+    reason:
+        ``"converged"``, ``"iteration budget"`` or ``"time budget"``.
+    stage:
+        ``None`` when converged; else the loop that was cut: ``"alternation"``,
+        ``"agent best response"`` or ``"principal fixed point"``.
+    wall_time:
+        Seconds spent in the call.
+    """
 
     policy: ContractPolicy
     agent_policy: np.ndarray
@@ -74,6 +125,10 @@ class MetaAlgorithmResult:
     converged: bool
     iterates: tuple[MetaIterate, ...]
     initial_state: int = 0
+    bound: float = 0.0
+    reason: str = "converged"
+    stage: str | None = None
+    wall_time: float = 0.0
 
     @property
     def principal_value_initial(self) -> float:
@@ -88,6 +143,51 @@ FIXED_POINT_TOL = 1e-11
 FIXED_POINT_MAX_ITER = 1_000_000
 #: Default cap on the outer iterations for discounted cyclic instances.
 DISCOUNTED_MAX_ITER = 200
+#: Default wall-time budget, in seconds, of one :func:`meta_algorithm` call (all its loops).
+TIME_LIMIT = 60.0
+#: Sweeps allowed to the first agent best response of a call with a time limit, before the time
+#: per sweep is known (value iteration to ``VI_TOL`` needs ~300 sweeps at ``γ = 0.9``, so
+#: ordinary instances finish within it and are unaffected; later calls are budgeted from the
+#: measured time per sweep).
+AGENT_CALIBRATION_SWEEPS = 1_000
+
+
+class _Clock:
+    """A wall-time budget: ``time_limit`` seconds from construction (``None``: unlimited)."""
+
+    def __init__(self, time_limit: float | None):
+        self.start = time.monotonic()
+        self.deadline = math.inf if time_limit is None else self.start + float(time_limit)
+
+    @property
+    def limited(self) -> bool:
+        return math.isfinite(self.deadline)
+
+    def remaining(self) -> float:
+        """Seconds left (``inf`` when unlimited, 0.0 once expired)."""
+        return max(0.0, self.deadline - time.monotonic()) if self.limited else math.inf
+
+    def expired(self) -> bool:
+        return self.limited and time.monotonic() >= self.deadline
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+def _check_time_limit(value) -> float | None:
+    """``None`` (no limit) or a number of seconds ``>= 0`` (``inf`` allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or value < 0:
+        raise InvalidInstanceError("time_limit", f"must be a number of seconds >= 0 or None, got {value!r}")
+    return float(value)
+
+
+def _check_budget(name: str, value) -> int:
+    """An iteration budget: an integer ``>= 1``."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 1:
+        raise InvalidInstanceError(name, f"must be an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def _cyclic(mdp: PrincipalAgentMDP) -> bool:
@@ -96,12 +196,23 @@ def _cyclic(mdp: PrincipalAgentMDP) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class PrincipalFixedPoint:
-    """The fixed point of :func:`principal_operator` for fixed agent values, with its certificate."""
+    """The fixed point of :func:`principal_operator` for fixed agent values, with its certificate.
+
+    ``error_bound`` is the a-posteriori bound ``γ/(1−γ)·||q_k − q_{k−1}||_∞ >= ||q_k − q*||_∞``
+    of the last iterate (Banach; ``T`` is a ``γ``-contraction); ``reason`` is ``"converged"``
+    (bound ``<= tol``), ``"iteration budget"`` or ``"time budget"``.
+    """
 
     q: np.ndarray
     iterations: int
     error_bound: float
     converged: bool
+    reason: str = "converged"
+
+    @property
+    def bound(self) -> float:
+        """Alias of :attr:`error_bound`."""
+        return self.error_bound
 
 
 def _min_pay_table(mdp: PrincipalAgentMDP, agent_value, method, backend, tie_tol) -> tuple[np.ndarray, np.ndarray]:
@@ -143,41 +254,64 @@ def _apply(mdp, R, M, q) -> np.ndarray:
 
 def principal_fixed_point(mdp: PrincipalAgentMDP, agent_value, tol: float = FIXED_POINT_TOL,
                           max_iter: int = FIXED_POINT_MAX_ITER, method: str = "auto", backend: str = "highs",
-                          tie_tol: float = TIE_TOL) -> PrincipalFixedPoint:
-    """Iterate :func:`principal_operator` from ``q = 0`` until ``γ/(1−γ)·||q_{k+1} − q_k||_∞ <= tol``."""
+                          tie_tol: float = TIE_TOL, time_limit: float | None = None) -> PrincipalFixedPoint:
+    """Iterate :func:`principal_operator` from ``q = 0`` until ``γ/(1−γ)·||q_{k+1} − q_k||_∞ <= tol``
+    (the principal's step of Algorithm 1 of arXiv 2407.18074 on a discounted cyclic instance; the
+    fixed point of the ``γ``-contraction ``T`` of Section 3.2).
+
+    Budgets: at most ``max_iter`` iterations (default :data:`FIXED_POINT_MAX_ITER`) and
+    ``time_limit`` seconds (default ``None``: no limit; the min-pay LPs computed first count
+    too). At least one iteration is always done. When a budget stops it, the result has
+    ``converged=False``, the bound reached and ``reason`` ``"iteration budget"`` /
+    ``"time budget"``; it never raises for non-convergence.
+    """
     _check_options(mdp, method, backend, tie_tol)
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
+        raise InvalidInstanceError("tol", f"must be a number >= 0, got {tol!r}")
+    max_iter = _check_budget("max_iter", max_iter)
+    clock = _Clock(_check_time_limit(time_limit))
     g = mdp.discount
     if not g < 1.0:
         raise InvalidInstanceError("discount", "the fixed-point iteration needs a discount below 1")
     R, M = _min_pay_table(mdp, agent_value, method, backend, tie_tol)
     q = np.where(np.isfinite(M), 0.0, -np.inf)
-    bound = np.inf
-    for k in range(1, int(max_iter) + 1):
+    bound, k, reason = math.inf, 0, "iteration budget"
+    while k < max_iter:
+        k += 1
         nq = _apply(mdp, R, M, q)
         step = np.abs(np.where(np.isfinite(nq), nq - np.where(np.isfinite(q), q, 0.0), 0.0)).max(initial=0.0)
         q = nq
         bound = g / (1.0 - g) * step if g > 0 else 0.0
         if bound <= tol:
-            q.setflags(write=False)
-            return PrincipalFixedPoint(q, k, float(bound), True)
+            reason = "converged"
+            break
+        if clock.expired():
+            reason = "time budget"
+            break
     q.setflags(write=False)
-    return PrincipalFixedPoint(q, int(max_iter), float(bound), False)
+    return PrincipalFixedPoint(q, k, float(bound), reason == "converged", reason)
 
 
 def principal_step(mdp: PrincipalAgentMDP, agent_value: np.ndarray, method: str = "auto", backend: str = "highs",
-                   tie_tol: float = TIE_TOL) -> PrincipalStep:
+                   tie_tol: float = TIE_TOL, *, fixed_point_max_iter: int = FIXED_POINT_MAX_ITER,
+                   time_limit: float | None = None) -> PrincipalStep:
     """The principal's best contract policy when the agent's continuation values are ``agent_value``.
 
     ``agent_value`` has shape ``(S,)`` (acyclic) or ``(H, S)`` (horizon ``H``): the agent's value
     at every state (and step) under its best response to the previous contract policy. The pass
     goes backward; at every state it is :func:`~contractlab.solvers.spe.spe_backup` with the agent's
     continuation from ``agent_value`` and the principal's continuation from this pass.
+
+    On a discounted cyclic instance it is :func:`principal_fixed_point` with the budgets
+    ``fixed_point_max_iter`` and ``time_limit`` (seconds, ``None``: none); see
+    ``fixed_point.converged`` / ``fixed_point.reason`` of the result.
     """
     _check_options(mdp, method, backend, tie_tol)
     S, A, K = mdp.n_states, mdp.n_actions, mdp.n_outcomes
     va = np.asarray(agent_value, dtype=float)
     if _cyclic(mdp):
-        fp = principal_fixed_point(mdp, va, method=method, backend=backend, tie_tol=tie_tol)
+        fp = principal_fixed_point(mdp, va, max_iter=fixed_point_max_iter, method=method, backend=backend,
+                                   tie_tol=tie_tol, time_limit=time_limit)
         V = np.max(fp.q, axis=1)
         res = spe_backup(mdp, np.arange(S), V, va, method, backend, tie_tol)
         vp = np.array(res.principal_value)
@@ -221,40 +355,139 @@ def default_initial_policy(mdp: PrincipalAgentMDP) -> ContractPolicy:
     return ContractPolicy(np.zeros(lead, dtype=np.int64), np.zeros(lead + (mdp.n_outcomes,)))
 
 
+class _SweepPace:
+    """Seconds per sweep of the agent's value iteration, measured on the calls made so far, to
+    turn the remaining wall time into a sweep budget for
+    :func:`~contractlab.solvers.pamdp_policy.agent_best_response` (which has a sweep budget,
+    ``max_iter``, but no clock)."""
+
+    def __init__(self) -> None:
+        self.seconds_per_sweep: float | None = None
+
+    def affordable(self, remaining: float, cap: int) -> int:
+        """Sweeps that fit in ``remaining`` seconds (at most ``cap``, at least 1)."""
+        if math.isinf(remaining):
+            return cap
+        if self.seconds_per_sweep is None:
+            return max(1, min(cap, AGENT_CALIBRATION_SWEEPS))
+        return max(1, min(cap, int(remaining / max(self.seconds_per_sweep, 1e-12))))
+
+    def record(self, seconds: float, sweeps: int) -> None:
+        self.seconds_per_sweep = seconds / max(1, sweeps)
+
+
+def _agent_response(mdp: PrincipalAgentMDP, policy: ContractPolicy, clock: _Clock, max_sweeps: int,
+                    pace: _SweepPace) -> tuple[AgentResponse, str | None]:
+    """The agent's best response to ``policy`` (step 1 of Algorithm 1) within the budgets:
+    ``(response, None)``, or ``(response, reason)`` when a budget cut it (``response.converged``
+    is then ``False`` and ``response.error_bound`` the bound it reached).
+
+    Trees, DAGs and finite horizons: exact backward induction, no budget needed. Discounted
+    cyclic instances: value iteration with at most ``max_sweeps`` sweeps and no more than fit in
+    the clock's remaining time at the measured pace (a first call gets
+    :data:`AGENT_CALIBRATION_SWEEPS`); a cut call is retried with a larger budget while the
+    remaining time allows one (value iteration restarts from 0, so the result does not depend on
+    how the budget was reached when it converges).
+    """
+    if not _cyclic(mdp):
+        return agent_best_response(mdp, policy), None
+    sweeps = 0
+    while True:
+        sweeps = pace.affordable(clock.remaining(), max_sweeps)
+        t0 = time.monotonic()
+        response = agent_best_response(mdp, policy, max_iter=sweeps)
+        pace.record(time.monotonic() - t0, response.iterations)
+        if response.converged:
+            return response, None
+        if response.iterations < sweeps or sweeps >= max_sweeps:
+            # its principal-side policy iteration hit its cap, or value iteration hit max_sweeps
+            return response, "iteration budget"
+        if clock.expired() or pace.affordable(clock.remaining(), max_sweeps) <= sweeps:
+            return response, "time budget"
+
+
 def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None = None,
                    max_iter: int | None = None, method: str = "auto", backend: str = "highs",
-                   tie_tol: float = TIE_TOL) -> MetaAlgorithmResult:
+                   tie_tol: float = TIE_TOL, *, time_limit: float | None = TIME_LIMIT,
+                   fixed_point_max_iter: int = FIXED_POINT_MAX_ITER,
+                   agent_max_iter: int = VI_MAX_ITER) -> MetaAlgorithmResult:
     """Algorithm 1 of arXiv 2407.18074: alternate agent best responses and principal steps.
 
-    Stops when an iteration leaves the contract policy unchanged (``converged=True``) or after
-    ``max_iter`` iterations (default: the number of steps to the end plus one, plus one more;
-    for discounted cyclic instances :data:`DISCOUNTED_MAX_ITER`; ``converged=False`` then — it
-    never stops silently). Every iterate is recorded.
+    Stops when an iteration leaves the contract policy unchanged (``converged=True``) or when a
+    budget runs out (``converged=False``, with :attr:`MetaAlgorithmResult.bound`, ``reason`` and
+    ``stage``; it never raises for non-convergence and never stops silently). Every iterate is
+    recorded, and there is always at least one.
+
+    Budgets
+    -------
+    max_iter:
+        Outer iterations (default: the number of steps to the end plus one, plus one more;
+        for discounted cyclic instances :data:`DISCOUNTED_MAX_ITER`).
+    time_limit:
+        Wall-time budget of the whole call in seconds (default :data:`TIME_LIMIT` = 60; ``None``:
+        none). Checked between outer iterations, in every fixed-point iteration and through the
+        agent's sweep budget (:class:`_SweepPace`), so a call overruns it by at most about one
+        agent best response at the measured pace plus the min-pay LPs of one principal step.
+    fixed_point_max_iter:
+        Iterations of each principal fixed point on discounted cyclic instances (default
+        :data:`FIXED_POINT_MAX_ITER`).
+    agent_max_iter:
+        Value-iteration sweeps of each agent best response on discounted cyclic instances
+        (default :data:`~contractlab.solvers.pamdp_policy.VI_MAX_ITER`).
+
+    On trees, DAGs and finite horizons the inner computations are exact backward passes, so only
+    ``max_iter`` and ``time_limit`` (between outer iterations) apply.
     """
     _check_options(mdp, method, backend, tie_tol)
+    clock = _Clock(_check_time_limit(time_limit))
     if max_iter is None:
         if _cyclic(mdp):
             max_iter = DISCOUNTED_MAX_ITER
         else:
             max_iter = (mdp.horizon if mdp.horizon is not None else len(mdp.levels())) + 2
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise InvalidInstanceError("max_iter", f"must be an integer >= 1, got {max_iter!r}")
+    max_iter = _check_budget("max_iter", max_iter)
+    fixed_point_max_iter = _check_budget("fixed_point_max_iter", fixed_point_max_iter)
+    agent_max_iter = _check_budget("agent_max_iter", agent_max_iter)
     policy = default_initial_policy(mdp) if initial_policy is None else initial_policy
     policy.check_fits(mdp)
     if mdp.horizon is not None and not policy.time_indexed:
         policy = ContractPolicy(np.broadcast_to(policy.action, (mdp.horizon, mdp.n_states)).copy(),
                                 np.broadcast_to(policy.contract, (mdp.horizon,) + policy.contract.shape).copy())
+    pace = _SweepPace()
     iterates: list[MetaIterate] = []
-    converged = False
-    for k in range(1, int(max_iter) + 1):
-        response = agent_best_response(mdp, policy)
-        step = principal_step(mdp, response.agent_value, method, backend, tie_tol)
+    reason, stage, bound = "iteration budget", "alternation", math.inf
+    for k in range(1, max_iter + 1):
+        if iterates and clock.expired():
+            reason = "time budget"
+            break
+        response, cut = _agent_response(mdp, policy, clock, agent_max_iter, pace)
+        if cut is not None and iterates:
+            reason, stage, bound = cut, "agent best response", response.error_bound
+            break
+        remaining = clock.remaining()
+        step = principal_step(mdp, response.agent_value, method, backend, tie_tol,
+                              fixed_point_max_iter=fixed_point_max_iter,
+                              time_limit=None if math.isinf(remaining) else remaining)
         changed = _changed(step.policy, policy)
         iterates.append(MetaIterate(k, response.policy, response.agent_value, step, changed))
         policy = step.policy
-        if changed == 0:
-            converged = True
+        fp = step.fixed_point
+        if cut is not None:
+            reason, stage, bound = cut, "agent best response", response.error_bound
             break
-    final = agent_best_response(mdp, policy)
+        if fp is not None and not fp.converged:
+            reason, stage, bound = fp.reason, "principal fixed point", fp.error_bound
+            break
+        if changed == 0:
+            reason, stage = "converged", None
+            break
+    final, cut = _agent_response(mdp, policy, clock, agent_max_iter, pace)
+    if reason == "converged":
+        if cut is not None:
+            reason, stage, bound = cut, "agent best response", final.error_bound
+        else:
+            fp = iterates[-1].step.fixed_point
+            bound = max(0.0 if fp is None else fp.error_bound, final.error_bound, final.value_error_bound)
     return MetaAlgorithmResult(policy, final.policy, final.principal_value, final.agent_value, len(iterates),
-                               converged, tuple(iterates), mdp.initial_state)
+                               reason == "converged", tuple(iterates), mdp.initial_state, float(bound), reason,
+                               stage, clock.elapsed())
