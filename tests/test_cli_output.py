@@ -190,3 +190,16 @@ def test_learn_accepts_the_same_settings_on_resume(files, tmp_path):
     assert run(*argv).returncode == 0  # the checkpoint exists now: the same command is accepted
     out = run(*argv[:-4], "--margin", "0.02", "--checkpoint", tmp_path / "ck.npz", "--no-progress")
     assert out.returncode == 2 and "--margin" in out.stderr
+
+
+def test_discount_near_one_stops_at_the_time_limit_with_exit_3(tmp_path):
+    """γ = 1 − 1e-12 on a cyclic instance: no hours of iteration; the answer reached so far,
+    'not converged' with its error bound, exit code 3."""
+    f = tmp_path / "g.json"
+    fileio.save(random_discounted(5, 2, 2, discount=1 - 1e-12, seed=0), f)
+    out = run("solve", f, "--json", "--time-limit", "1", timeout=120)
+    assert out.returncode == 3, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["converged"] is False and doc["reason"] in ("time budget", "iteration budget")
+    assert "not converged" in out.stderr and out.stderr.count("\n") == 1
+    assert run("solve", f, "--time-limit", "0").returncode == 2

@@ -62,5 +62,5 @@ def run(args) -> int:
     mdp = FAMILIES[args.family](seed=args.seed, **kwargs)
     writing("--output", args.output, lambda: fileio.save(mdp, args.output, npz_threshold=args.npz_threshold))
     note(f"wrote {args.output}: {args.family}, {mdp.n_states} states, {mdp.n_actions} actions, "
-         f"{mdp.n_outcomes} outcomes, discount {mdp.discount:g}")
+         f"{mdp.n_outcomes} outcomes, discount {mdp.discount:.15g}")
     return EXIT_OK

@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
                    help="contract problems: also the exact rational optimum (numbers read exactly as written)")
     s.add_argument("--certify", action="store_true",
                    help="contract problems: check the answers exactly in rational arithmetic (docs/certificates.md)")
+    s.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                   help="discounted cyclic PA-MDPs: stop the meta-algorithm after this many seconds and report "
+                        "'not converged' (exit 3) with the error bound reached (default 60)")
     add_budget_options(s)
     s.set_defaults(run=run)
 
@@ -51,6 +54,8 @@ def run(args) -> int:
     from ..theory import fileio
 
     apply_budget_options(args)
+    if not args.time_limit > 0:  # also refuses nan
+        raise InvalidInstanceError("--time-limit", f"must be > 0 seconds, got {args.time_limit}")
     check_output("--output", args.output, sibling_npz=True)
     obj = fileio.load(args.file)
     kind = fileio.kind_of(obj)
@@ -65,7 +70,7 @@ def run(args) -> int:
         doc = _contract_problem(obj, args)
         show = _print_contract_solution
     elif kind == "pamdp":
-        doc = _pamdp(obj, args.backend)
+        doc = _pamdp(obj, args.backend, args.time_limit)
         show = _print_pamdp_solution
     else:
         doc = _bimatrix(obj, args.backend)
@@ -157,7 +162,7 @@ def _print_contract_solution(problem, doc: dict) -> None:
 
 # --------------------------------------------------------------------------- principal-agent MDPs
 
-def _pamdp(mdp, backend: str) -> dict:
+def _pamdp(mdp, backend: str, time_limit: float | None = None) -> dict:
     """The SPE by backward induction, or the meta-algorithm on a discounted cyclic instance
     (certified by the SPE gap of its profile)."""
     from ..theory.documents import pamdp_solution_document
@@ -167,14 +172,14 @@ def _pamdp(mdp, backend: str) -> dict:
         from ..solvers.meta_algorithm import meta_algorithm
         from ..solvers.pamdp_policy import evaluate
 
-        res = meta_algorithm(mdp, backend=backend)
+        res = meta_algorithm(mdp, backend=backend, time_limit=time_limit)
         ev = evaluate(mdp, res.policy, res.agent_policy)
         probs = mdp.outcome_probs[np.arange(mdp.n_states), res.policy.action]
         payment = np.einsum("sk,sk->s", probs, res.policy.contract)
         s0 = mdp.initial_state
         extra = {"converged": bool(res.converged), "iterations": int(res.iterations),
                  "spe_gap": float(spe_gap(mdp, res.policy, res.agent_policy).gap)}
-        for name in ("bound", "reason"):
+        for name in ("bound", "reason", "stage"):
             value = getattr(res, name, None)
             if value is not None:
                 extra[name] = value if isinstance(value, str) or math.isfinite(value) else None

@@ -144,7 +144,7 @@ class PAMDPSolution:
 #: Fields of a ``pamdp_solution`` besides kind and version, and the ones that may be arrays.
 _PAMDP_SOLUTION_FIELDS = {"solution_concept", "backend", "method", "initial_state", "principal_value",
                           "agent_value", "time_indexed", "action", "contract", "expected_payment", "converged",
-                          "iterations", "spe_gap", "bound", "reason", "n_states"}
+                          "iterations", "spe_gap", "bound", "reason", "stage", "n_states"}
 PAMDP_SOLUTION_ARRAYS = ("action", "contract", "expected_payment")
 
 
