@@ -199,3 +199,72 @@ def test_unknown_method_is_refused():
     with pytest.raises(InvalidInstanceError) as err:
         min_pay_batch(np.full((1, 2, 2), 0.5), np.zeros((1, 2)), np.array([0]), method="simplex")
     assert err.value.field == "method"
+
+
+# --------------------------------------------------------------------------- two actions: same bits
+
+def reference_two_actions(Fi, a, d, feasibility_tol=1e-10, singular_tol=1e-9):
+    """The two-action closed form written as in the general case (argmin over outcomes, fancy
+    indexing, ``nan_to_num``): the arithmetic the column form must reproduce bit for bit."""
+    B, m = Fi.shape
+    rows = np.arange(B)
+    free = d <= feasibility_tol * np.maximum(1.0, np.abs(d))
+    den = np.abs(a) * (a > singular_tol)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = Fi / den
+    np.nan_to_num(unit, copy=False, nan=np.inf, posinf=np.inf)
+    j = np.argmin(unit, axis=1)
+    ok = free | (unit[rows, j] < np.inf)
+    pay_on = ok & ~free
+    value = (d * pay_on) / (den[rows, j] + ~pay_on)
+    t = np.zeros((B, m))
+    t[rows, j] = value
+    return t, value * Fi[rows, j], ok
+
+
+def reference_all_actions(F, c):
+    a_raw = F[:, 0] - F[:, 1]
+    a = a_raw * (np.abs(a_raw) > PROB_DIFF_TOL)
+    d = c[:, 0] - c[:, 1]
+    t0, pay0, ok0 = reference_two_actions(F[:, 0], a, d)
+    t1, pay1, ok1 = reference_two_actions(F[:, 1], -a, -d)
+    t, pay, ok = np.stack([t0, t1], axis=1), np.stack([pay0, pay1], axis=1), np.stack([ok0, ok1], axis=1)
+    t[~ok] = np.nan
+    pay[~ok] = np.inf
+    return t, pay, ok
+
+
+def same_bits(x, y) -> bool:
+    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+
+
+@settings(max_examples=40)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 4), zeros=st.booleans(),
+       duplicate=st.sampled_from(["none", "same", "higher", "lower"]), tie_outcomes=st.booleans(),
+       signed_zeros=st.booleans())
+def test_two_actions_in_columns_give_the_bits_of_the_general_form(seed, m, zeros, duplicate, tie_outcomes,
+                                                                   signed_zeros):
+    """``min_pay_all_actions``, the pair path of ``solve_min_pay_vertex`` and the SPE solver's
+    ``two_action_min_pay`` reproduce the general closed form exactly: two outcomes go through
+    comparisons and ``np.where`` instead of ``argmin`` and fancy indexing."""
+    from contractlab.solvers.min_pay_vertex import two_action_min_pay
+    F, c = draw_problems(seed, 40, 2, m, zeros, duplicate, tie_outcomes)
+    if signed_zeros:
+        F = np.where(F == 0.0, -0.0, F)
+        c[::5] = -0.0
+        c[1::5, 1] = c[1::5, 0] * (1 + 1e-12)
+    t, pay, ok = reference_all_actions(F, c)
+    res = min_pay_all_actions(F, c)
+    assert same_bits(res.contract, t) and same_bits(res.expected_payment, pay) and same_bits(res.implementable, ok)
+    for got, want in zip(two_action_min_pay(F, c), (t, pay, ok)):
+        assert same_bits(got, want)
+    # the pair path writes each IC row as F_i − F_k (not as −(F_k − F_i): the sign of a zero differs)
+    actions, problems = pairs(40, 2)
+    Fi, Fk = F[problems, actions], F[problems, 1 - actions]
+    a = Fi - Fk
+    a *= np.abs(a) > PROB_DIFF_TOL
+    t, pay, ok = reference_two_actions(Fi, a, c[problems, actions] - c[problems, 1 - actions])
+    t[~ok], pay[~ok] = np.nan, np.inf
+    pairwise = solve_min_pay_vertex(F, c, actions, problems=problems)
+    assert same_bits(pairwise.contract, t) and same_bits(pairwise.expected_payment, pay)
+    assert same_bits(pairwise.implementable, ok)

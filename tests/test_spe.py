@@ -346,3 +346,88 @@ def test_backup_refuses_bad_input(states, vp, field):
     with pytest.raises(InvalidInstanceError) as err:
         spe_backup(one_state(), states, vp, np.zeros(1))
     assert err.value.field == field
+
+
+# --------------------------------------------------------------------------- chunked two-action kernel
+
+FIELDS = ("action", "contract", "expected_payment", "principal_value", "agent_value", "agent_q", "principal_q",
+          "implementable", "min_pay")
+
+
+def tables_of(res) -> dict:
+    out = {name: getattr(res, name) for name in FIELDS if name not in ("action", "contract")}
+    out.update(action=res.policy.action, contract=res.policy.contract)
+    return out
+
+
+def assert_same_bits(a: dict, b: dict) -> None:
+    """Equal arrays, dtype, NaN and the sign of zeros included."""
+    for name in a:
+        assert a[name].dtype == b[name].dtype and a[name].shape == b[name].shape, name
+        assert a[name].tobytes() == b[name].tobytes(), name
+
+
+def degenerate_two_by_two(seed: int, S: int = 60, discount: float = 1.0) -> PrincipalAgentMDP:
+    """Two actions and two outcomes with equal rows, point masses, zero rewards (also −0.0), ties
+    and episode ends anywhere (``−1`` among the successors of every level)."""
+    rng = np.random.default_rng(seed)
+    O = rng.dirichlet(np.ones(2), size=(S, 2))
+    O[::3, 1] = O[::3, 0]
+    O[1::7] = [[1.0, 0.0], [0.0, 1.0]]
+    O[2::11, :] = [0.0, 1.0]
+    r = -rng.uniform(size=(S, 2))
+    r[:, 0] = 0.0
+    r[5::13, 1] = 0.0
+    r[6::17] = -0.0
+    rp = rng.uniform(size=(S, 2))
+    rp[::19] = 0.0
+    later = np.minimum(np.arange(S)[:, None] + 1 + rng.integers(0, 6, (S, 2)), S - 1)
+    ns = np.where(rng.uniform(size=(S, 2)) < 0.3, -1, later)
+    ns[-1] = -1
+    return PrincipalAgentMDP(O, r, rp, next_state=ns, discount=discount)
+
+
+def two_action_cases():
+    return {"binary tree": binary_game_tree(7, seed=2), "tree 2x2": random_tree(5, 2, 2, seed=3),
+            "tree 2x3": random_tree(4, 2, 3, seed=4), "dag 2x2 (levels not ranges)": random_dag(300, 2, 2, seed=5),
+            "degenerate": degenerate_two_by_two(6), "degenerate, discounted": degenerate_two_by_two(7, discount=0.9),
+            "tree with a horizon": with_horizon(random_tree(4, 2, 2, seed=8), 3),
+            "cyclic with a horizon": with_horizon(contractual_rl(2, 2, discount=0.7, seed=9), 4)}
+
+
+@pytest.mark.parametrize("name", sorted(two_action_cases()))
+def test_two_action_kernel_gives_the_bits_of_the_general_backup(name, monkeypatch):
+    """The chunked backups (any chunk size) and the two-by-two kernel give exactly what one
+    general batched backup per level (argmax, fancy indexing, ``min_pay_all_actions``) gives."""
+    import contractlab.solvers.spe as spe
+    mdp = two_action_cases()[name]
+    fast = tables_of(solve_spe(mdp))
+    for chunk in (1, 3, 64):
+        monkeypatch.setattr(spe, "CHUNK_STATES", chunk)
+        assert_same_bits(tables_of(solve_spe(mdp)), fast)
+    monkeypatch.setattr(spe, "_chunked", lambda mdp, method: False)
+    general = tables_of(solve_spe(mdp))
+    assert_same_bits(general, fast)
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 2**31 - 1), discount=st.sampled_from([1.0, 0.9]))
+def test_two_by_two_kernel_matches_the_general_backup_on_random_states(seed, discount):
+    """``spe_backup`` at arbitrary states (repeats, any order) with arbitrary continuation values,
+    including values of both signs at the last state (read, times 0, for ending outcomes)."""
+    import contractlab.solvers.spe as spe
+    mdp = degenerate_two_by_two(seed % 1000, S=40, discount=discount)
+    rng = np.random.default_rng(seed)
+    states = rng.integers(0, 40, size=25)
+    vp, va = rng.normal(size=40), rng.normal(size=40)
+    vp[rng.uniform(size=40) < 0.2] = 0.0
+    fast = spe_backup(mdp, states, vp, va)
+    general = spe._Tables((25,), 2, 2)
+    general.store((slice(None),), spe._backup(mdp, states, vp, va, "vertex", "highs", TIE_TOL))
+    assert_same_bits({name: getattr(fast, name) for name in FIELDS}, general.views((slice(None),)))
+
+
+def test_backup_arrays_are_read_only():
+    out = spe_backup(one_state(), np.array([0, 0]), np.zeros(1), np.zeros(1))
+    for name in FIELDS + ("states",):
+        assert not getattr(out, name).flags.writeable, name

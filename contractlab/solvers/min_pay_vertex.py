@@ -33,7 +33,9 @@ For ``n = 2`` there is one IC row ``(F_i − F_k)·t >= d = c_i − c_k``: if ``
 contract is optimal; otherwise the optimum pays only on the outcome with the highest
 likelihood ratio ``F_i[j] / F_k[j]`` (cost ``d F_i[j] / (F_i[j] − F_k[j])``, i.e. the lowest
 cost per unit of IC slack), ``t_j = d / (F_i[j] − F_k[j])``. No outcome with
-``F_i[j] > F_k[j]`` (the rows are equal) and ``d > 0`` means not implementable.
+``F_i[j] > F_k[j]`` (the rows are equal) and ``d > 0`` means not implementable. With two
+outcomes as well, the same arithmetic runs on columns (:func:`_two_outcomes`: comparisons and
+``np.where`` instead of ``argmin`` and fancy indexing), which the SPE solver's inner loop uses.
 
 Tolerances
 ----------
@@ -254,9 +256,17 @@ def _two_actions(Fi, a, d, feasibility_tol, singular_tol):
     (highest likelihood ratio ``F_i[j] / F_k[j]``; ties to the lowest ``j``), nothing if ``d <= 0``
     (within ``feasibility_tol``). Outcomes with ``F_i[j] − F_k[j] <= singular_tol`` are not used.
     Written without data-dependent branches (``np.where`` / boolean indexing on random masks
-    cost several times more than arithmetic on a million pairs).
+    cost several times more than arithmetic on a million pairs). Two outcomes go through
+    :func:`_two_outcomes`, which does the same arithmetic on columns.
     """
     B, m = Fi.shape
+    if m == 2:
+        second, value, pay, ok = _two_outcomes(Fi[:, 0], Fi[:, 1], a[:, 0], a[:, 1], d, feasibility_tol,
+                                               singular_tol)
+        t = np.empty((B, 2))
+        t[:, 0] = np.where(second, 0.0, value)
+        t[:, 1] = np.where(second, value, 0.0)
+        return t, pay, ok
     rows = np.arange(B)
     free = d <= feasibility_tol * np.maximum(1.0, np.abs(d))
     den = np.abs(a) * (a > singular_tol)                # +0.0 (never -0.0) where unusable
@@ -270,6 +280,87 @@ def _two_actions(Fi, a, d, feasibility_tol, singular_tol):
     t = np.zeros((B, m))
     t[rows, j] = value
     return t, value * Fi[rows, j], ok
+
+
+def _two_outcomes(F0, F1, a0, a1, d, feasibility_tol, singular_tol, shared=None):
+    """:func:`_two_actions` for two outcomes, on columns (arrays ``(B,)``): ``F_i[0]``, ``F_i[1]``,
+    ``a_0, a_1`` of ``F_i − F_k`` and ``d = c_i − c_k``. Returns ``(second, value, payment,
+    implementable)``: the contract pays ``value`` on outcome 1 where ``second``, else on outcome 0
+    (``value`` is 0 where nothing is paid), and ``payment = F_i · t`` (not yet ``inf`` where not
+    implementable).
+
+    The same floating-point operations as the general case, arranged for speed: ``argmin`` of
+    two columns is a comparison (ties to outcome 0), ``fmin(x, inf)`` replaces the NaN of ``0/0``
+    by ``inf`` exactly (the only NaN: ``F_i >= 0`` and the denominator is ``>= +0.0``, so there is
+    no ``−inf`` either), the smaller of the two costs is finite exactly when the chosen one is,
+    and ``implementable & ~free`` is ``finite & ~free``. ``shared`` optionally gives
+    ``(|a_0|, |a_1|, a_0 > singular_tol, a_1 > singular_tol, feasibility_tol · max(1, |d|))``,
+    which the two actions of a problem have in common (see :func:`_two_by_two`); ``a_0`` and
+    ``a_1`` are not read then.
+    """
+    if shared is None:
+        shared = (np.abs(a0), np.abs(a1), a0 > singular_tol, a1 > singular_tol,
+                  feasibility_tol * np.maximum(1.0, np.abs(d)))
+    abs0, abs1, use0, use1, scale = shared
+    free = d <= scale
+    den0 = abs0 * use0                                  # +0.0 (never -0.0) where unusable
+    den1 = abs1 * use1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit0 = np.fmin(F0 / den0, np.inf)              # cost per unit of IC slack; inf if unusable
+        unit1 = np.fmin(F1 / den1, np.inf)
+    second = unit1 < unit0
+    finite = np.minimum(unit0, unit1) < np.inf
+    pay_on = finite & ~free
+    value = (d * pay_on) / (np.where(second, den1, den0) + ~pay_on)   # d / (F_i[j] − F_k[j]) where paying
+    return second, value, value * np.where(second, F1, F0), free | finite
+
+
+def _two_by_two(F00, F01, F10, F11, d, feasibility_tol=FEASIBILITY_TOL, singular_tol=SINGULAR_TOL):
+    """Both actions of two-action, two-outcome problems on columns (``F_ik = F[:, i, k]``,
+    ``d = c_0 − c_1``): ``(_two_outcomes of action 0, _two_outcomes of action 1)``, with the IC
+    row ``F_0 − F_1`` rounded as in :func:`_ic_system` (entries up to :data:`PROB_DIFF_TOL` are 0).
+
+    Action 1 has the row ``−a`` and ``−d``: ``|−a| = |a|``, ``|−d| = |d|`` and ``−a > tol`` is
+    ``a < −tol`` exactly, so these are computed once."""
+    a_raw0 = F00 - F10
+    a_raw1 = F01 - F11
+    a0 = a_raw0 * (np.abs(a_raw0) > PROB_DIFF_TOL)
+    a1 = a_raw1 * (np.abs(a_raw1) > PROB_DIFF_TOL)
+    abs0, abs1 = np.abs(a0), np.abs(a1)
+    scale = feasibility_tol * np.maximum(1.0, np.abs(d))
+    return (_two_outcomes(F00, F01, a0, a1, d, feasibility_tol, singular_tol,
+                          (abs0, abs1, a0 > singular_tol, a1 > singular_tol, scale)),
+            _two_outcomes(F10, F11, None, None, -d, feasibility_tol, singular_tol,
+                          (abs0, abs1, a0 < -singular_tol, a1 < -singular_tol, scale)))
+
+
+def _two_action_problems(F, c, feasibility_tol=FEASIBILITY_TOL, singular_tol=SINGULAR_TOL):
+    """MIN-PAY of both actions of ``P`` two-action problems (validated ``F (P, 2, m)``, ``c (P, 2)``)
+    by :func:`_two_actions`: ``(t (P, 2, m), payment (P, 2), implementable (P, 2), a_raw, d)`` with
+    ``a_raw = F_0 − F_1`` and ``d = c_0 − c_1`` (for the IC slacks). Rows that are not implementable
+    are NOT yet marked (see :func:`_package`)."""
+    P, _, m = F.shape
+    a_raw = F[:, 0] - F[:, 1]
+    a = a_raw * (np.abs(a_raw) > PROB_DIFF_TOL)
+    d = c[:, 0] - c[:, 1]
+    t = np.empty((P, 2, m))
+    pay = np.empty((P, 2))
+    ok = np.empty((P, 2), dtype=bool)
+    t[:, 0], pay[:, 0], ok[:, 0] = _two_actions(F[:, 0], a, d, feasibility_tol, singular_tol)
+    t[:, 1], pay[:, 1], ok[:, 1] = _two_actions(F[:, 1], -a, -d, feasibility_tol, singular_tol)
+    return t, pay, ok, a_raw, d
+
+
+def two_action_min_pay(F, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MIN-PAY of both actions of two-action problems, for callers with validated arrays that need
+    no IC slacks (the SPE solver's inner loop): ``(contract (P, 2, m), payment (P, 2),
+    implementable (P, 2))``, with NaN contracts and infinite payments where not implementable,
+    the same values as :func:`min_pay_all_actions` (``method="vertex"``)."""
+    t, pay, ok, _, _ = _two_action_problems(F, c)
+    bad = ~ok
+    np.copyto(t, np.nan, where=bad[:, :, None])
+    np.copyto(pay, np.inf, where=bad)
+    return t, pay, ok
 
 
 # --------------------------------------------------------------------------- enumeration
@@ -503,14 +594,7 @@ def _all_actions(F, c, chosen, backend, feasibility_tol=FEASIBILITY_TOL, singula
     """:func:`min_pay_all_actions` on validated float arrays with ``chosen`` in ``("vertex", "lp")``."""
     P, n, m = F.shape
     if chosen == "vertex" and n == 2:
-        a_raw = F[:, 0] - F[:, 1]
-        a = a_raw * (np.abs(a_raw) > PROB_DIFF_TOL)
-        d = c[:, 0] - c[:, 1]
-        t = np.empty((P, 2, m))
-        pay = np.empty((P, 2))
-        ok = np.empty((P, 2), dtype=bool)
-        t[:, 0], pay[:, 0], ok[:, 0] = _two_actions(F[:, 0], a, d, feasibility_tol, singular_tol)
-        t[:, 1], pay[:, 1], ok[:, 1] = _two_actions(F[:, 1], -a, -d, feasibility_tol, singular_tol)
+        t, pay, ok, a_raw, d = _two_action_problems(F, c, feasibility_tol, singular_tol)
         slacks = np.zeros((P, 2, 2))
         slacks[:, 0, 1] = np.einsum("pm,pm->p", a_raw, t[:, 0]) - d
         slacks[:, 1, 0] = d - np.einsum("pm,pm->p", a_raw, t[:, 1])

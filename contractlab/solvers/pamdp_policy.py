@@ -18,7 +18,10 @@ principal's policy, and the principal's subgame-perfect policy anticipates this)
 Three computation paths, chosen from the MDP:
 
 * finite ``horizon`` ``H``: backward over the steps ``t = H−1, …, 0`` with all states at once;
-  values have shape ``(H, S)`` (``V[t, s]``: value at state ``s`` with ``H − t`` steps left);
+  values have shape ``(H, S)`` (``V[t, s]``: value at state ``s`` with ``H − t`` steps left).
+  The ``(H, S, …)`` arrays are estimated first and refused (:class:`InvalidInstanceError`,
+  field ``"horizon"``) when they exceed the memory budget
+  (:func:`contractlab.theory.budget.check_memory`);
 * acyclic, no horizon: backward over :meth:`PrincipalAgentMDP.levels`, vectorised per level;
   values have shape ``(S,)``;
 * cyclic and ``γ < 1``, no horizon: :func:`evaluate` solves ``(I − γ P_π) V = r_π`` (dense
@@ -43,9 +46,10 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from ..theory.budget import check_memory
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidInstanceError
-from ..theory.pamdp import PrincipalAgentMDP, _as_int_array
+from ..theory.pamdp import PrincipalAgentMDP, _as_int_array, horizon_bytes
 
 #: Two agent Q-values within this distance count as a tie (and so do two principal values
 #: among the agent's tied actions).
@@ -232,6 +236,12 @@ def _check_agent_policy(mdp: PrincipalAgentMDP, agent_policy) -> np.ndarray:
     return pol
 
 
+def _check_horizon_memory(mdp: PrincipalAgentMDP, per_entry: int, what: str) -> None:
+    """Refuse, before allocating, a time-indexed computation whose ``(H, S, …)`` arrays
+    (``per_entry`` bytes per step and state) exceed the memory budget (field ``"horizon"``)."""
+    check_memory("horizon", horizon_bytes(mdp.horizon, mdp.n_states, per_entry), what)
+
+
 def _check_tol(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating)) or not np.isfinite(value) \
             or value < 0:
@@ -367,6 +377,8 @@ def evaluate(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, agent_poli
     bound = 0.0
     if mdp.horizon is not None:
         H = mdp.horizon
+        # values (H + 1, S, 3), payments, and the contiguous copies of the value columns and welfare
+        _check_horizon_memory(mdp, 8 * (3 + 1 + 3 + 1), "evaluating this horizon")
         values = np.zeros((H + 1, S, 3))
         payment = np.zeros((H, S))
         for t in range(H - 1, -1, -1):
@@ -475,6 +487,9 @@ def agent_best_response(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy,
 def _best_response_horizon(mdp, contract_policy, tie_break, tol) -> AgentResponse:
     """Backward induction over the steps ``t = H−1, …, 0``, all states at once."""
     S, A, H = mdp.n_states, mdp.n_actions, mdp.horizon
+    # V (H + 1, S, 2), q (H, S, A), policy and recommendation (int64), follow, the value columns'
+    # contiguous copies and the temporaries of the policy gap (3 float64 per step and state)
+    _check_horizon_memory(mdp, 16 + 8 * A + 16 + 1 + 16 + 24, "the agent's best response over this horizon")
     V = np.zeros((H + 1, S, 2))
     q = np.zeros((H, S, A))
     policy = np.zeros((H, S), dtype=np.int64)

@@ -22,8 +22,15 @@ within :data:`TIE_TOL` (relative) towards the lowest index.
 (it is reused by the discounted operator). :func:`solve_spe` runs it backward: by the
 levels of an acyclic graph (:meth:`PrincipalAgentMDP.levels`, all states of a level in one
 batched call), or over the steps ``t = H−1, …, 0`` of a finite horizon ``H`` (any graph;
-time-indexed results of shape ``(H, S, …)``). A discounted cyclic instance without a
-horizon has no last step: use the discounted solver.
+time-indexed results of shape ``(H, S, …)``, refused beforehand if they exceed the memory
+budget). A discounted cyclic instance without a horizon has no last step: use the
+discounted solver.
+
+Scale: with two actions and deterministic successors the batch is cut into chunks of
+:data:`CHUNK_STATES` states, and with two outcomes as well (the binary game tree of Appendix
+D.1) each chunk runs through :func:`_backup_two_by_two`, on contiguous columns, straight into
+the preallocated result tables. Both do exactly the floating-point operations of the batched
+backup, so the results are the same to the last bit (``tests/test_spe.py`` checks this).
 """
 
 from __future__ import annotations
@@ -32,11 +39,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..theory.budget import check_memory
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidInstanceError, SolverFailure
-from ..theory.pamdp import PrincipalAgentMDP
+from ..theory.pamdp import PrincipalAgentMDP, horizon_bytes
 from .lp import BACKENDS
-from .min_pay_vertex import STATUS_NAMES, _all_actions, choose_method
+from .min_pay_vertex import STATUS_NAMES, _all_actions, _two_by_two, choose_method, two_action_min_pay
 
 #: The principal treats actions whose values ``Q_p(s, a)`` lie within
 #: ``TIE_TOL * max(1, max_a |Q_p(s, a)|)`` of the best as tied and recommends the lowest index.
@@ -46,6 +54,13 @@ TIE_TOL = 1e-9
 #: Sums over outcomes with at most this many outcomes are unrolled (a few elementwise
 #: operations over the states are faster than ``einsum`` on tiny trailing axes).
 _UNROLL_OUTCOMES = 8
+
+#: Two-action instances with a deterministic ``next_state`` are backed up in chunks of this
+#: many states, written straight into the result tables: every temporary is then a few
+#: hundred KiB (it stays in the cache) instead of an array over the largest level. Every
+#: operation of that backup is elementwise over the states, so the chunking does not change
+#: a single bit of the result.
+CHUNK_STATES = 1 << 14
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +157,17 @@ def _rows(states: np.ndarray):
     return states
 
 
+def _part(rows, lo: int, hi: int):
+    """Entries ``lo:hi`` of ``rows`` (a slice or an index array), of the same kind."""
+    if isinstance(rows, slice):
+        return slice(rows.start + lo, rows.start + hi)
+    return rows[lo:hi]
+
+
+def _count(rows) -> int:
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
 def _weighted(O: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``Σ_o O[b, a, o] v[b, o]`` for ``O (B, A, K)``, ``v (B, K)``: shape ``(B, A)``."""
     K = O.shape[2]
@@ -162,7 +188,11 @@ def continuation(mdp: PrincipalAgentMDP, states, values: np.ndarray) -> np.ndarr
     """
     if mdp.deterministic:
         ns = mdp.next_state[states]
-        return values[ns] * (ns >= 0)          # values[-1] is read for ends and multiplied by 0
+        out = values[ns]                       # values[-1] is read for ends and multiplied by 0
+        end = ns < 0
+        if end.any():
+            out *= ~end
+        return out
     T = mdp.transitions[states]
     B, K, S = T.shape
     return (T.reshape(B * K, S) @ values).reshape(B, K)
@@ -235,64 +265,208 @@ def spe_backup(mdp: PrincipalAgentMDP, states, principal_next, agent_next, metho
     st = _check_states(states, S)
     vp = _check_values("principal_next", principal_next, S)
     va = _check_values("agent_next", agent_next, S)
-    return _backup(mdp, st, vp, va, chosen, backend, float(tie_tol))
+    tables = _Tables((len(st),), mdp.n_actions, mdp.n_outcomes)
+    _backup_into(tables, (), slice(0, len(st)), mdp, _rows(st), vp, va, chosen, backend, float(tie_tol))
+    for arr in vars(tables).values():
+        arr.setflags(write=False)
+    st = np.array(st)
+    st.setflags(write=False)
+    return SPEBackup(states=st, action=tables.action, contract=tables.contract,
+                     expected_payment=tables.expected_payment, principal_value=tables.principal_value,
+                     agent_value=tables.agent_value, agent_q=tables.agent_q, principal_q=tables.principal_q,
+                     implementable=tables.implementable, min_pay=tables.min_pay, method=chosen)
 
 
-def _backup(mdp, states, vp, va, method, backend, tie_tol) -> SPEBackup:
-    rows = _rows(states)
+def _chunked(mdp, method: str) -> bool:
+    """Whether :func:`_backup` may run on chunks of a level: only where all its operations are
+    elementwise over the states (two actions in closed form, deterministic successors, sums
+    over outcomes unrolled), so that the chunks give the same bits as one batched call."""
+    return (method == "vertex" and mdp.n_actions == 2 and mdp.deterministic
+            and mdp.n_outcomes <= _UNROLL_OUTCOMES)
+
+
+def _backup_into(tables, lead: tuple, dest, mdp, rows, vp, va, method, backend, tie_tol) -> None:
+    """Back up the states ``rows`` (a slice or index array) and store the results at
+    ``lead + (dest,)`` of ``tables`` (``dest`` has as many entries as ``rows``): in chunks of
+    :data:`CHUNK_STATES` where :func:`_chunked` allows, else in one batched call. With two
+    outcomes too, :func:`_backup_two_by_two` writes into the tables directly where ``dest`` is
+    a slice (no copy of the results)."""
+    n = _count(rows)
+    if not _chunked(mdp, method):
+        tables.store(lead + (dest,), _backup(mdp, rows, vp, va, method, backend, tie_tol))
+        return
+    for lo in range(0, n, CHUNK_STATES):
+        hi = min(n, lo + CHUNK_STATES)
+        where, part = lead + (_part(dest, lo, hi),), _part(rows, lo, hi)
+        if mdp.n_outcomes != 2:
+            tables.store(where, _backup(mdp, part, vp, va, method, backend, tie_tol))
+        elif isinstance(dest, slice):
+            _backup_two_by_two(mdp, part, vp, va, tie_tol, tables.views(where))
+        else:
+            chunk = _Tables((hi - lo,), 2, 2)
+            _backup_two_by_two(mdp, part, vp, va, tie_tol, chunk.views(()))
+            tables.store(where, chunk.views(()))
+
+
+def _columns(arr: np.ndarray) -> np.ndarray:
+    """``(B, …)`` -> contiguous ``(…, B)``: one row per column, so that the elementwise work
+    below runs over contiguous memory (about 3x faster than over strided columns)."""
+    B = arr.shape[0]
+    return np.ascontiguousarray(arr.reshape(B, -1).T)
+
+
+def _backup_two_by_two(mdp, rows, vp, va, tie_tol, out: dict) -> None:
+    """:func:`_backup` for two actions and two outcomes (vertex method, deterministic
+    successors), on contiguous columns, written into the arrays of ``out`` (``(B, …)`` views of
+    the result tables, as :meth:`_Tables.views`): the same floating-point operations in the same
+    order (``_weighted`` unrolled, MIN-PAY by
+    :func:`~contractlab.solvers.min_pay_vertex._two_by_two`, the choice and the chosen entries by
+    comparisons and ``np.where``), so the same bits.
+
+    With ``c = −Q̄``, ``d = c_0 − c_1`` is computed as ``Q̄_1 − Q̄_0``: IEEE subtraction is
+    addition of the negation, so the two are the same number (signed zeros included).
+    """
+    g = mdp.discount
+    F00, F01, F10, F11 = _columns(mdp.outcome_probs[rows])
+    r0, r1 = _columns(mdp.agent_rewards[rows])
+    rp0, rp1 = _columns(mdp.principal_rewards[rows])
+    ns0, ns1 = _columns(mdp.next_state[rows])
+    # as in continuation(): the value of state -1 (the last) is read for ends and multiplied by 0
+    ca0, ca1, cp0, cp1 = (np.take(v, ns) for v in (va, vp) for ns in (ns0, ns1))
+    if ns0.min() < 0 or ns1.min() < 0:
+        for ns, ca, cp in ((ns0, ca0, cp0), (ns1, ca1, cp1)):
+            ca *= ns >= 0
+            cp *= ns >= 0
+    q0 = F00 * ca0
+    q0 += F01 * ca1
+    q0 *= g
+    q0 += r0                                                  # Q̄(s, 0) = r + γ Σ_o O E[V_agent]
+    q1 = F10 * ca0
+    q1 += F11 * ca1
+    q1 *= g
+    q1 += r1
+    cp0 *= g
+    cp0 += rp0                                                # r_p + γ E[V_p] per outcome
+    cp1 *= g
+    cp1 += rp1
+    gross0 = F00 * cp0
+    gross0 += F01 * cp1
+    gross1 = F10 * cp0
+    gross1 += F11 * cp1
+    (on1_0, value0, pay0, ok0), (on1_1, value1, pay1, ok1) = _two_by_two(F00, F01, F10, F11, q1 - q0)
+    if not ok0.all():
+        pay0 = np.where(ok0, pay0, np.inf)
+    if not ok1.all():
+        pay1 = np.where(ok1, pay1, np.inf)
+    pq0 = gross0 - pay0                                       # inf payment -> −inf
+    pq1 = gross1 - pay1
+    best = np.maximum(pq0, pq1)
+    threshold = best - tie_tol * np.maximum(1.0, np.abs(best))
+    second = pq1 >= threshold
+    second &= ~(pq0 >= threshold)                             # the first (lowest) tied action is 1
+    np.copyto(out["action"], second)
+    pay = np.add(np.where(second, pay1, pay0), 0.0, out=out["expected_payment"])   # -0.0 -> 0.0
+    value = np.where(second, value1, value0)
+    first = ~second
+    on1 = (second & on1_1) | (first & on1_0)                  # np.where on booleans, in bit operations
+    contract = out["contract"]
+    np.add(np.where(on1, 0.0, value), 0.0, out=contract[:, 0])
+    np.add(np.where(on1, value, 0.0), 0.0, out=contract[:, 1])
+    ok = (second & ok1) | (first & ok0)
+    if not ok.all():                                          # no action implementable: NaN contract
+        contract[~ok] = np.nan
+    np.copyto(out["principal_value"], np.where(second, pq1, pq0))
+    np.add(np.where(second, q1, q0), pay, out=out["agent_value"])
+    np.stack([q0, q1], axis=1, out=out["agent_q"])
+    np.stack([pq0, pq1], axis=1, out=out["principal_q"])
+    np.stack([ok0, ok1], axis=1, out=out["implementable"])
+    np.stack([pay0, pay1], axis=1, out=out["min_pay"])
+
+
+def _backup(mdp, rows, vp, va, method, backend, tie_tol) -> dict:
+    """The backup at the states ``rows`` (a slice or an index array): the arrays of
+    :class:`SPEBackup` (without ``states`` and ``method``) as a dict.
+
+    With two actions the principal's choice and the entries of the chosen action are selected
+    elementwise (``np.where``) instead of by ``argmax`` and fancy indexing: the same values."""
     gamma = mdp.discount
     O = mdp.outcome_probs[rows]                                        # (B, A, K)
     B, A, _ = O.shape
     agent_q = mdp.agent_rewards[rows] + gamma * _weighted(O, continuation(mdp, rows, va))
     gross = _weighted(O, mdp.principal_rewards[rows] + gamma * continuation(mdp, rows, vp))
-    mp = _all_actions(O, -agent_q, method, backend)     # inputs are validated MDP arrays: no re-check
-    if method == "lp" and (mp.status_code > 1).any():
-        b, a = (int(i) for i in np.argwhere(mp.status_code > 1)[0])
-        raise SolverFailure(f"MIN-PAY at state {int(states[b])}, action {a}: LP solver status "
-                           f"{STATUS_NAMES[mp.status_code[b, a]]!r}")
-    principal_q = gross - mp.expected_payment                          # inf payment -> −inf
-    best = principal_q.max(axis=1)
+    if method == "vertex" and A == 2:
+        contract, min_pay, implementable = two_action_min_pay(O, -agent_q)
+    else:
+        mp = _all_actions(O, -agent_q, method, backend)  # inputs are validated MDP arrays: no re-check
+        if method == "lp" and (mp.status_code > 1).any():
+            b, a = (int(i) for i in np.argwhere(mp.status_code > 1)[0])
+            raise SolverFailure(f"MIN-PAY at state {int(np.arange(mdp.n_states)[rows][b])}, action {a}: LP "
+                                f"solver status {STATUS_NAMES[mp.status_code[b, a]]!r}")
+        contract, min_pay, implementable = mp.contract, mp.expected_payment, mp.implementable
+    principal_q = gross - min_pay                                      # inf payment -> −inf
+    if A == 2:
+        best = np.maximum(principal_q[:, 0], principal_q[:, 1])
+    else:
+        best = principal_q.max(axis=1)
     threshold = best - tie_tol * np.maximum(1.0, np.abs(best))
-    action = np.argmax(principal_q >= threshold[:, None], axis=1)     # first (lowest) tied action
-    idx = np.arange(B)
-    pay = mp.expected_payment[idx, action] + 0.0                       # + 0.0 turns -0.0 into 0.0
-    out = SPEBackup(states=np.array(states), action=action, contract=mp.contract[idx, action] + 0.0,
-                    expected_payment=pay,
-                    principal_value=principal_q[idx, action], agent_value=agent_q[idx, action] + pay,
-                    agent_q=agent_q, principal_q=principal_q, implementable=mp.implementable,
-                    min_pay=mp.expected_payment, method=mp.method)
-    for name in ("states", "action", "contract", "expected_payment", "principal_value", "agent_value",
-                 "agent_q", "principal_q"):
-        getattr(out, name).setflags(write=False)
-    return out
+    tied = principal_q >= threshold[:, None]
+    if A == 2:
+        second = ~tied[:, 0] & tied[:, 1]                              # the first (lowest) tied action is 1
+
+        def chosen(x):
+            return np.where(second.reshape((B,) + (1,) * (x.ndim - 2)), x[:, 1], x[:, 0])
+        action = second.astype(np.int64)
+    else:
+        action = np.argmax(tied, axis=1)                               # first (lowest) tied action
+        idx = np.arange(B)
+
+        def chosen(x):
+            return x[idx, action]
+    pay = chosen(min_pay) + 0.0                                        # + 0.0 turns -0.0 into 0.0
+    return dict(action=action, contract=chosen(contract) + 0.0, expected_payment=pay,
+                principal_value=chosen(principal_q), agent_value=chosen(agent_q) + pay, agent_q=agent_q,
+                principal_q=principal_q, implementable=implementable, min_pay=min_pay)
 
 
 # --------------------------------------------------------------------------- backward induction
 
+def _table_bytes(A: int, K: int) -> int:
+    """Bytes per (step, state) of the result tables of :class:`_Tables`: the action (int64), the
+    contract, three values, three ``(A,)`` float tables and ``implementable``."""
+    return 8 + 8 * K + 3 * 8 + 3 * 8 * A + A
+
+
 class _Tables:
-    """Preallocated result arrays of shape ``lead + (…)``, filled one backup at a time."""
+    """Result arrays of shape ``lead + (…)``, filled one backup at a time (:meth:`store`).
+
+    Every entry is written by the backups; only the value tables start at 0, because
+    :func:`continuation` reads the value of state ``S − 1`` (times 0) for ending outcomes.
+    """
 
     def __init__(self, lead: tuple, A: int, K: int):
-        self.action = np.zeros(lead, dtype=np.int64)
-        self.contract = np.zeros(lead + (K,))
-        self.expected_payment = np.zeros(lead)
+        self.action = np.empty(lead, dtype=np.int64)
+        self.contract = np.empty(lead + (K,))
+        self.expected_payment = np.empty(lead)
         self.principal_value = np.zeros(lead)
         self.agent_value = np.zeros(lead)
-        self.agent_q = np.zeros(lead + (A,))
-        self.principal_q = np.zeros(lead + (A,))
-        self.implementable = np.zeros(lead + (A,), dtype=bool)
-        self.min_pay = np.zeros(lead + (A,))
+        self.agent_q = np.empty(lead + (A,))
+        self.principal_q = np.empty(lead + (A,))
+        self.implementable = np.empty(lead + (A,), dtype=bool)
+        self.min_pay = np.empty(lead + (A,))
 
-    def store(self, where, res: SPEBackup) -> None:
-        for name in ("action", "contract", "expected_payment", "principal_value", "agent_value", "agent_q",
-                     "principal_q", "implementable", "min_pay"):
-            getattr(self, name)[where] = getattr(res, name)
+    def store(self, where, res: dict) -> None:
+        for name, value in res.items():
+            getattr(self, name)[where] = value
+
+    def views(self, where: tuple) -> dict:
+        """The tables at ``where`` (integers and slices only: views, not copies), by name."""
+        return {name: arr[where] for name, arr in vars(self).items()}
 
     def result(self, mdp, method: str, backend: str, step0) -> SPEResult:
         s0 = mdp.initial_state
         for arr in vars(self).values():
             arr.setflags(write=False)
-        policy = ContractPolicy(self.action, self.contract)
+        policy = ContractPolicy(self.action, self.contract)     # read-only and owning their data: not copied
         return SPEResult(policy=policy, expected_payment=self.expected_payment,
                          principal_value=self.principal_value, agent_value=self.agent_value, agent_q=self.agent_q,
                          principal_q=self.principal_q, implementable=self.implementable, min_pay=self.min_pay,
@@ -306,9 +480,13 @@ def solve_spe(mdp: PrincipalAgentMDP, method: str = "auto", backend: str = "high
     """The subgame-perfect equilibrium by backward induction (arXiv 2407.18074, Section 3).
 
     - ``mdp.horizon = H``: backward over ``t = H−1, …, 0``, every state at every step in one
-      batched :func:`spe_backup` (the graph may have cycles); time-indexed results.
-    - no horizon, acyclic graph: backward over :meth:`PrincipalAgentMDP.levels` (a level's
-      successors are all in earlier levels), one batched backup per level; stationary results.
+      batched :func:`spe_backup` (the graph may have cycles); time-indexed results. The
+      ``(H, S, …)`` tables are estimated first and refused with
+      :class:`InvalidInstanceError` (field ``"horizon"``) when they exceed the memory budget
+      (:func:`contractlab.theory.budget.check_memory`).
+    - no horizon, acyclic graph: backward over :meth:`PrincipalAgentMDP.levels`, one batched
+      backup per level (:meth:`PrincipalAgentMDP.level_rows`: a level that is a range of
+      states is read through slices, without copying); stationary results.
     - no horizon, cyclic graph (discount ``< 1``): raises :class:`InvalidInstanceError`
       (field ``"horizon"``); use the discounted solver.
 
@@ -319,20 +497,21 @@ def solve_spe(mdp: PrincipalAgentMDP, method: str = "auto", backend: str = "high
     S, A, K = mdp.n_states, mdp.n_actions, mdp.n_outcomes
     if mdp.horizon is not None:
         H = mdp.horizon
+        check_memory("horizon", horizon_bytes(H, S, _table_bytes(A, K)), "solving this horizon")
         tables = _Tables((H, S), A, K)
-        states = np.arange(S)
+        everything = slice(0, S)
         vp, va = np.zeros(S), np.zeros(S)
         for t in range(H - 1, -1, -1):
-            res = _backup(mdp, states, vp, va, chosen, backend, tie_tol)
-            tables.store(t, res)
+            _backup_into(tables, (t,), everything, mdp, everything, vp, va, chosen, backend, tie_tol)
             vp, va = tables.principal_value[t], tables.agent_value[t]
         return tables.result(mdp, chosen, backend, (0,))
     if not mdp.is_acyclic:
         raise InvalidInstanceError("horizon", "the instance has a cycle and no horizon, so backward induction has "
                                    "no last step; use the discounted solver for a discounted cyclic instance "
                                    "(or set a finite horizon)")
+    levels = mdp.level_rows()                     # before the tables: its temporaries are gone by then
     tables = _Tables((S,), A, K)
-    for level in mdp.levels():
-        res = _backup(mdp, level, tables.principal_value, tables.agent_value, chosen, backend, tie_tol)
-        tables.store(_rows(level), res)
+    for level in levels:
+        _backup_into(tables, (), level, mdp, level, tables.principal_value, tables.agent_value, chosen, backend,
+                     tie_tol)
     return tables.result(mdp, chosen, backend, ())
