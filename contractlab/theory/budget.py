@@ -61,6 +61,11 @@ def max_file_bytes() -> int:
 
 
 def format_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``; sizes beyond 1024 PiB in powers of two (``"2^70.0 B"``), so an
+    absurd estimate still gives a short message."""
+    if n >= 1024.0**6:
+        import math
+        return f"2^{math.log2(n):.1f} B" if math.isfinite(n) else "an unbounded amount of memory"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(n) < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

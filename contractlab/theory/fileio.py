@@ -69,42 +69,13 @@ class FileKind:
 
 _KINDS: dict[str, FileKind] = {}
 
-#: Array fields of kinds registered by modules that do not declare them (yet).
-_UNDECLARED_ARRAY_FIELDS = {
-    "pamdp": ("outcome_probs", "agent_rewards", "principal_rewards", "next_state", "transitions"),
-    "agent_policy": ("action",),
-}
-
-
-def _pamdp_to_dict_arrays(m) -> dict:
-    """The ``pamdp`` dictionary with numpy arrays (the same fields, in the same order, as
-    ``contractlab.theory.pamdp._pamdp_to_dict``, which builds lists). Used only while that
-    module registers its kind without ``array_fields``; a test checks that both agree."""
-    data = {"kind": "pamdp", "version": 1, "outcome_probs": m.outcome_probs, "agent_rewards": m.agent_rewards,
-            "principal_rewards": m.principal_rewards, "discount": m.discount, "horizon": m.horizon,
-            "initial_state": m.initial_state}
-    if m.next_state is not None:
-        data["next_state"] = m.next_state
-    else:
-        data["transitions"] = m.transitions
-    if m.acyclic is not None:
-        data["acyclic"] = m.acyclic
-    return data
-
-
 def register_kind(kind: FileKind) -> None:
     """Make ``load`` and ``save`` understand one more kind of object.
 
-    A kind registered without ``array_fields`` gets those of :data:`_UNDECLARED_ARRAY_FIELDS`
-    (none for a kind not listed there: no field may then refer to the ``.npz``); for
-    ``pamdp`` the list-building ``to_dict`` is then replaced by one that keeps the arrays, so
-    that saving a million-state instance does not go through Python lists.
+    A kind registered without ``array_fields`` has none: no field may refer to the ``.npz``.
     """
     if kind.array_fields is None:
-        changes: dict[str, Any] = {"array_fields": _UNDECLARED_ARRAY_FIELDS.get(kind.kind, ())}
-        if kind.kind == "pamdp":
-            changes["to_dict"] = _pamdp_to_dict_arrays
-        kind = dataclasses.replace(kind, **changes)
+        kind = dataclasses.replace(kind, array_fields=())
     elif not isinstance(kind.array_fields, tuple):
         kind = dataclasses.replace(kind, array_fields=tuple(kind.array_fields))
     _KINDS[kind.kind] = kind

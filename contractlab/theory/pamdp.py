@@ -502,14 +502,19 @@ def _pamdp_from_dict(data: dict) -> PrincipalAgentMDP:
                              acyclic=data.get("acyclic"))
 
 
+#: Fields of a ``pamdp`` file that are arrays (and may sit in the ``.npz`` sibling).
+ARRAY_FIELDS = ("outcome_probs", "agent_rewards", "principal_rewards", "next_state", "transitions")
+
+
 def _pamdp_to_dict(m: PrincipalAgentMDP) -> dict:
-    data = {"kind": "pamdp", "version": 1, "outcome_probs": m.outcome_probs.tolist(),
-            "agent_rewards": m.agent_rewards.tolist(), "principal_rewards": m.principal_rewards.tolist(),
-            "discount": m.discount, "horizon": m.horizon, "initial_state": m.initial_state}
+    """The ``pamdp`` document with the arrays as they are (``fileio`` lists or ``.npz``-es them)."""
+    data = {"kind": "pamdp", "version": 1, "outcome_probs": m.outcome_probs, "agent_rewards": m.agent_rewards,
+            "principal_rewards": m.principal_rewards, "discount": m.discount, "horizon": m.horizon,
+            "initial_state": m.initial_state}
     if m.next_state is not None:
-        data["next_state"] = m.next_state.tolist()
+        data["next_state"] = m.next_state
     else:
-        data["transitions"] = m.transitions.tolist()
+        data["transitions"] = m.transitions
     if m.acyclic is not None:
         data["acyclic"] = m.acyclic
     return data
@@ -517,7 +522,8 @@ def _pamdp_to_dict(m: PrincipalAgentMDP) -> dict:
 
 def _register() -> None:
     from .fileio import FileKind, register_kind
-    register_kind(FileKind("pamdp", 1, PrincipalAgentMDP, _pamdp_from_dict, _pamdp_to_dict))
+    register_kind(FileKind("pamdp", 1, PrincipalAgentMDP, _pamdp_from_dict, _pamdp_to_dict,
+                           array_fields=ARRAY_FIELDS))
 
 
 _register()

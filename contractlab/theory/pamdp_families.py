@@ -57,12 +57,13 @@ def _check_size(field: str, S, A: int, K: int, dense: bool = False, what: str = 
 
 
 def _tree_states(depth: int, K: int) -> int | float:
-    """``(K^depth − 1)/(K − 1)`` states (``depth`` for ``K = 1``); a float ``> 2^80`` when that
-    many could never be built (so that ``K ** depth`` is never computed for a huge depth)."""
+    """``(K^depth − 1)/(K − 1)`` states (``depth`` for ``K = 1``); beyond ``2^80``, that number
+    as a float (capped at ``2^1000``), so that ``K ** depth`` is never computed for a huge depth
+    and the message still says how much it would be."""
     if K == 1:
         return depth
     if depth * math.log2(K) > 80:
-        return 2.0**80
+        return 2.0 ** min(depth * math.log2(K), 1000.0) / (K - 1)
     return (K ** depth - 1) // (K - 1)
 
 
@@ -73,6 +74,17 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> int:
         raise InvalidInstanceError(name, f"must be an integer {bound} (at most 2^62), got {echo(value)}"
                                    if high == 2**62 else f"must be an integer {bound}, got {echo(value)}")
     return int(value)
+
+
+def _model(*arrays, **fields) -> PrincipalAgentMDP:
+    """Build the model from arrays this module made and hands over: they are made read-only
+    first, so the model takes them without copying (no second copy of a large instance)."""
+    for name in ("next_state", "transitions"):
+        if isinstance(fields.get(name), np.ndarray):
+            fields[name].setflags(write=False)
+    for arr in arrays:
+        arr.setflags(write=False)
+    return PrincipalAgentMDP(*arrays, **fields)
 
 
 def _random_stage(rng: np.random.Generator, S: int, A: int, K: int):
@@ -117,7 +129,8 @@ def binary_game_tree(depth: int, seed=0) -> PrincipalAgentMDP:
     r[:, 1] = -effort
     rp = np.zeros((S, 2))
     rp[:, 1] = bonus
-    return PrincipalAgentMDP(O, r, rp, next_state=_full_tree_next_state(depth, 2), discount=1.0, acyclic=True)
+    del v, effort, vp, bonus
+    return _model(O, r, rp, next_state=_full_tree_next_state(depth, 2), discount=1.0, acyclic=True)
 
 
 def random_tree(depth: int, n_actions: int = 3, n_outcomes: int = 4, seed=0) -> PrincipalAgentMDP:
@@ -133,7 +146,7 @@ def random_tree(depth: int, n_actions: int = 3, n_outcomes: int = 4, seed=0) -> 
     _check_size("depth", S, n_actions, K, what=f"a tree of depth {depth}",
                 others={"n_actions": (S, 1, K)})
     O, r, rp = _random_stage(_rng(seed), S, n_actions, K)
-    return PrincipalAgentMDP(O, r, rp, next_state=_full_tree_next_state(depth, K), discount=1.0, acyclic=True)
+    return _model(O, r, rp, next_state=_full_tree_next_state(depth, K), discount=1.0, acyclic=True)
 
 
 def random_dag(n_states: int, n_actions: int = 2, n_outcomes: int = 2, seed=0) -> PrincipalAgentMDP:
@@ -150,7 +163,7 @@ def random_dag(n_states: int, n_actions: int = 2, n_outcomes: int = 2, seed=0) -
     later = s + 1 + np.floor(rng.uniform(0.0, 1.0, (S, K)) * (S - 1 - s)).astype(np.int64)
     ends = (rng.uniform(0.0, 1.0, (S, K)) < 0.25) | (s == S - 1)
     ns = np.where(ends, -1, later)
-    return PrincipalAgentMDP(O, r, rp, next_state=ns, discount=1.0, acyclic=True)
+    return _model(O, r, rp, next_state=ns, discount=1.0, acyclic=True)
 
 
 def random_discounted(n_states: int, n_actions: int = 2, n_outcomes: int = 2, discount: float = 0.9,
@@ -169,7 +182,7 @@ def random_discounted(n_states: int, n_actions: int = 2, n_outcomes: int = 2, di
     r = -rng.uniform(0.0, 1.0, (S, A))
     r[:, 0] = 0.0
     rp = rng.uniform(0.0, 1.0, (S, K))
-    return PrincipalAgentMDP(O, r, rp, transitions=T, discount=float(discount))
+    return _model(O, r, rp, transitions=T, discount=float(discount))
 
 
 def contractual_rl(n_states: int, n_actions: int = 2, discount: float = 0.9, seed=0) -> PrincipalAgentMDP:
@@ -186,7 +199,7 @@ def contractual_rl(n_states: int, n_actions: int = 2, discount: float = 0.9, see
     r[:, 0] = 0.0
     rp = rng.uniform(0.0, 1.0, (S, S))
     ns = np.broadcast_to(np.arange(S), (S, S)).copy()
-    return PrincipalAgentMDP(O, r, rp, next_state=ns, discount=float(discount))
+    return _model(O, r, rp, next_state=ns, discount=float(discount))
 
 
 FAMILIES = {"binary_tree": binary_game_tree, "random_tree": random_tree, "random_dag": random_dag,
