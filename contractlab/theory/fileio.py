@@ -159,8 +159,8 @@ def _spec_of(obj: Any) -> FileKind:
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
-def _check_header(data: Any, expect: str | None) -> FileKind:
-    """The registered kind of a decoded document (checking ``kind`` and ``version``)."""
+def _registered_kind(data: Any) -> str:
+    """The ``kind`` of a decoded document, which must be a JSON object of a registered kind."""
     if not isinstance(data, dict):
         raise InvalidFileError("document", f"expected a JSON object at top level, got {type(data).__name__}")
     if "kind" not in data:
@@ -168,6 +168,12 @@ def _check_header(data: Any, expect: str | None) -> FileKind:
     kind = data["kind"]
     if not isinstance(kind, str) or kind not in _KINDS:
         raise InvalidFileError("kind", f"unknown kind {echo(kind)} (known: {', '.join(sorted(_KINDS))})")
+    return kind
+
+
+def _check_header(data: Any, expect: str | None) -> FileKind:
+    """The registered kind of a decoded document (checking ``kind`` and ``version``)."""
+    kind = _registered_kind(data)
     if expect is not None and kind != expect:
         raise InvalidFileError("kind", f"expected {expect!r}, got {kind!r}")
     spec = _KINDS[kind]
@@ -294,15 +300,7 @@ def read_kind(path: str | os.PathLike) -> str:
     """The ``kind`` of an instance file, without building the object (the JSON is parsed, with
     the same checks as :func:`load`; the ``.npz`` sibling is not read)."""
     try:
-        data = _decode(read_file_bytes(path))
-        if not isinstance(data, dict):
-            raise InvalidFileError("document", f"expected a JSON object at top level, got {type(data).__name__}")
-        if "kind" not in data:
-            raise InvalidFileError("kind", "required field is missing")
-        kind = data["kind"]
-        if not isinstance(kind, str) or kind not in _KINDS:
-            raise InvalidFileError("kind", f"unknown kind {echo(kind)} (known: {', '.join(sorted(_KINDS))})")
-        return kind
+        return _registered_kind(_decode(read_file_bytes(path)))
     except InvalidInstanceError as exc:
         raise _safe(exc) from None
 
