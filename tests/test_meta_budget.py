@@ -16,8 +16,12 @@ import math
 import numpy as np
 import pytest
 
+import contractlab.solvers.meta_algorithm as meta_module
+from contractlab.proofs_checks.policy_check import check_policy
+from contractlab.proofs_checks.spe_checks import spe_gap
 from contractlab.solvers.meta_algorithm import (FIXED_POINT_TOL, REASONS, STAGES, TIME_LIMIT, meta_algorithm,
                                                 principal_fixed_point)
+from contractlab.solvers.pamdp_policy import VI_TOL, agent_best_response, evaluate
 from contractlab.theory import InvalidInstanceError
 from contractlab.theory.contract_policy import ContractPolicy
 from contractlab.theory.pamdp_families import binary_game_tree, random_discounted
@@ -85,11 +89,88 @@ def test_agent_best_response_iteration_budget():
 
 
 def test_agent_best_response_time_budget():
-    """The agent's value iteration (which has no clock of its own) is budgeted in sweeps from
-    the measured time per sweep, so it stops at the call's time limit too."""
+    """The agent's best response gets the call's remaining time as its own ``time_limit``, so
+    its value iteration stops at the call's time limit too; the bound is the response's."""
     mdp = _near_one()
     res = meta_algorithm(mdp, _paying_policy(mdp), time_limit=0.3)
     _assert_stopped(res, "time budget", "agent best response")
+    assert math.isfinite(res.bound)
+
+
+# --- the agent's best response on its own: its clock ---------------------------------------
+
+def test_near_one_agent_best_response_stops_at_its_time_limit():
+    """γ = 1 − 1e-12: value iteration would need ~10¹³ sweeps (it used to run its 10⁶-sweep cap,
+    ~20 s); with ``time_limit=0.5`` it returns, unconverged and saying so, with the bound reached."""
+    mdp = _near_one()
+    br = agent_best_response(mdp, _paying_policy(mdp), time_limit=0.5)
+    assert not br.converged and br.reason == "time budget" and br.reason in REASONS
+    assert br.iterations >= 1 and math.isfinite(br.error_bound) and br.error_bound > VI_TOL
+    assert br.bound == max(br.error_bound, br.value_error_bound)
+    assert br.policy.shape == (mdp.n_states,)
+    assert np.all(np.isfinite(br.agent_value)) and np.all(np.isfinite(br.principal_value))
+    zero = agent_best_response(mdp, _paying_policy(mdp), time_limit=0.0)      # at least one sweep
+    assert (zero.converged, zero.reason, zero.iterations) == (False, "time budget", 1)
+    capped = agent_best_response(mdp, _paying_policy(mdp), max_iter=10)
+    assert (capped.converged, capped.reason, capped.iterations) == (False, "iteration budget", 10)
+
+
+@pytest.mark.parametrize("discount", [0.9, 0.99])
+def test_agent_best_response_default_is_unchanged(discount):
+    """No limit by default; a generous one gives the same answer on ordinary instances."""
+    for seed in range(3):
+        mdp = random_discounted(6, 2, 2, discount, seed=seed)
+        policy = _paying_policy(mdp, pay=0.3 * (seed + 1))
+        a = agent_best_response(mdp, policy)
+        b = agent_best_response(mdp, policy, time_limit=TIME_LIMIT)
+        assert a.converged and b.converged and a.reason == b.reason == "converged"
+        assert a.iterations == b.iterations and a.error_bound == b.error_bound <= VI_TOL
+        assert np.array_equal(a.policy, b.policy) and np.array_equal(a.agent_value, b.agent_value)
+        assert np.array_equal(a.principal_value, b.principal_value)
+
+
+def test_near_one_meta_algorithm_with_a_one_second_limit():
+    res = meta_algorithm(_near_one(), time_limit=1)
+    assert not res.converged and res.reason == "time budget" and res.stage in STAGES
+    assert res.iterations == len(res.iterates) >= 1 and not math.isnan(res.bound)
+
+
+def test_meta_algorithm_passes_the_remaining_time_to_the_agent(monkeypatch):
+    """No sweep-pacing workaround: every agent best response on a cyclic instance gets
+    ``time_limit`` = the time left (``None`` without a limit) and the sweep cap unchanged."""
+    calls = []
+    real = meta_module.agent_best_response
+
+    def spy(mdp, policy, *args, **kwargs):
+        calls.append(kwargs)
+        return real(mdp, policy, *args, **kwargs)
+
+    monkeypatch.setattr(meta_module, "agent_best_response", spy)
+    mdp = random_discounted(4, 2, 2, 0.9, seed=0)
+    meta_algorithm(mdp, time_limit=None, agent_max_iter=12345)
+    assert calls and all(c.get("time_limit") is None and c.get("max_iter") == 12345 for c in calls)
+    calls.clear()
+    meta_algorithm(mdp, time_limit=100.0)
+    assert calls and all(0.0 <= c["time_limit"] <= 100.0 for c in calls)
+    assert all(a["time_limit"] >= b["time_limit"] for a, b in zip(calls, calls[1:]))
+
+
+def test_checks_pass_the_time_limit_on():
+    """``spe_gap`` and ``check_policy`` (default: no limit of their own) hand ``time_limit`` to the
+    agent's best response and say when it ran out."""
+    mdp = _near_one()
+    policy = _paying_policy(mdp)
+    gap = spe_gap(mdp, policy, time_limit=0.0)
+    assert not gap.converged and gap.reason == "time budget" and np.isfinite(gap.gap)
+    ordinary = random_discounted(4, 2, 2, 0.9, seed=0)
+    ok = spe_gap(ordinary, _paying_policy(ordinary))
+    assert ok.converged and ok.reason == "converged"
+    assert ok.gap == spe_gap(ordinary, _paying_policy(ordinary), time_limit=TIME_LIMIT).gap
+    ev = evaluate(ordinary, _paying_policy(ordinary), np.ones(4, dtype=np.int64), time_limit=0.0)
+    assert ev.converged                                      # a direct solve: nothing to cut
+    reference = meta_algorithm(mdp, time_limit=0.0)
+    report = check_policy(mdp, policy, spe=reference, time_limit=0.0)
+    assert not report.agent_response.converged and report.agent_response.reason == "time budget"
 
 
 def test_outer_alternation_budgets_give_an_infinite_bound():
@@ -105,8 +186,7 @@ def test_outer_alternation_budgets_give_an_infinite_bound():
 @pytest.mark.parametrize("discount", [0.9, 0.99])
 def test_ordinary_instances_are_unchanged(discount):
     """With the default time budget the result is the one without any budget, array for array
-    (from a paying initial policy, 0.99 needs more agent sweeps than the first, calibrating call
-    allows: the budgeted best response is cut and redone)."""
+    (from a paying initial policy 0.99 needs thousands of agent sweeps, all within the budget)."""
     for seed in range(3):
         mdp = random_discounted(6, 2, 2, discount, seed=seed)
         initial = None if seed == 0 else _paying_policy(mdp, pay=0.3 * seed)

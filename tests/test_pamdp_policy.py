@@ -458,9 +458,91 @@ def test_value_iteration_reports_when_it_stops_early():
     cp, _ = random_policies(m, np.random.default_rng(1))
     br = agent_best_response(m, cp, max_iter=3)
     assert not br.converged and br.iterations == 3 and br.error_bound > 1e-3
+    assert br.reason == "iteration budget" and br.bound >= br.error_bound
     full = agent_best_response(m, cp, vi_tol=1e-12)
-    assert full.converged and full.error_bound <= 1e-12
+    assert full.converged and full.error_bound <= 1e-12 and full.reason == "converged"
     assert full.iterations > 3
+
+
+# --- budgets: iteration caps and the clock (no assertion on elapsed time) -------------------
+
+def test_time_limit_defaults_to_none_and_changes_nothing_on_ordinary_instances():
+    """``time_limit=None`` is the default; a generous limit gives the same answer array for array."""
+    import inspect
+    for fn in (agent_best_response, evaluate):
+        assert inspect.signature(fn).parameters["time_limit"].default is None
+    for kind, seed in itertools.product(CYCLIC_KINDS, range(3)):
+        m, cp, pol = draw(kind, seed, False)
+        for tie_break in ("principal", "adversarial"):
+            a = agent_best_response(m, cp, tie_break)
+            b = agent_best_response(m, cp, tie_break, time_limit=3600.0)
+            assert a.converged and b.converged and a.reason == b.reason == "converged"
+            assert a.iterations == b.iterations and a.error_bound == b.error_bound
+            for field in ("policy", "q", "agent_value", "principal_value"):
+                assert np.array_equal(getattr(a, field), getattr(b, field))
+        ev, ev2 = evaluate(m, cp, pol), evaluate(m, cp, pol, time_limit=3600.0)
+        assert ev.converged and ev.reason == "converged" and np.array_equal(ev.agent_value, ev2.agent_value)
+    tree = binary_game_tree(3, seed=0)
+    br = agent_best_response(tree, ContractPolicy(np.zeros(tree.n_states, int), np.zeros((tree.n_states, 2))),
+                             time_limit=0.0)                 # exact backward pass: the limit does not apply
+    assert br.converged and br.reason == "converged" and br.bound == 0.0
+
+
+def test_value_iteration_stops_at_the_time_budget():
+    """A zero time limit: one sweep, then an honest report (the bound covers the distance of
+    the iterate to the converged values)."""
+    m = random_discounted(5, 2, 2, discount=0.95, seed=1)
+    cp, _ = random_policies(m, np.random.default_rng(1))
+    br = agent_best_response(m, cp, time_limit=0.0)
+    assert not br.converged and br.reason == "time budget" and br.iterations == 1
+    assert np.isfinite(br.error_bound) and br.error_bound > 1e-3 and br.bound >= br.error_bound
+    assert np.all(np.isfinite(br.agent_value)) and br.policy.shape == (5,)
+    # the values are exact for the policy returned (a linear solve), whatever the budget
+    ev = evaluate(m, cp, br.policy)
+    np.testing.assert_allclose(br.agent_value, ev.agent_value, atol=EXACT_TOL)
+
+
+def test_principal_tie_break_stops_at_the_time_budget(monkeypatch):
+    """Every agent action tied: value iteration converges at once and the principal-side policy
+    iteration is the loop the clock (or its round cap) stops; the agent's policy is still optimal."""
+    import contractlab.solvers.pamdp_policy as pp
+
+    base = random_discounted(4, 3, 2, discount=0.8, seed=3)
+    m = replace(base, agent_rewards=np.zeros_like(base.agent_rewards))
+    cp = ContractPolicy(np.zeros(4, int), np.zeros((4, m.n_outcomes)))
+    full = agent_best_response(m, cp)
+    assert full.converged and full.reason == "converged"
+    cut = agent_best_response(m, cp, time_limit=0.0)
+    assert not cut.converged and cut.reason == "time budget"
+    assert cut.error_bound <= 1e-10 and cut.policy_gap <= TIE_TOL
+    assert np.all(cut.principal_value <= full.principal_value + EXACT_TOL)
+    assert np.any(cut.principal_value < full.principal_value - 1e-3)
+    monkeypatch.setattr(pp, "PI_MAX_ITER", 1)
+    capped = agent_best_response(m, cp)
+    assert not capped.converged and capped.reason == "iteration budget"
+
+
+def test_krylov_solve_stops_at_the_time_budget(monkeypatch):
+    """The Krylov solver checks the clock every iteration; the residual bound of the iterate it
+    stopped at still covers its error."""
+    import contractlab.solvers.pamdp_policy as pp
+
+    m = random_cyclic(400, 3, 2, 0.95, seed=0)
+    cp, pol = random_policies(m, np.random.default_rng(0))
+    direct = evaluate(m, cp, pol, linear_solver="direct")
+    full = evaluate(m, cp, pol, linear_solver="iterative", time_limit=None)
+    assert full.converged and full.reason == "converged" and full.error_bound <= 1e-10
+    cut = evaluate(m, cp, pol, linear_solver="iterative", time_limit=0.0)
+    assert cut.method == "linear_solve_iterative" and not cut.converged and cut.reason == "time budget"
+    err = max(np.abs(cut.principal_value - direct.principal_value).max(),
+              np.abs(cut.agent_value - direct.agent_value).max())
+    assert cut.error_bound >= err and cut.bound == cut.error_bound
+    assert evaluate(m, cp, pol, linear_solver="direct", time_limit=0.0).converged   # a direct solve is not cut
+    monkeypatch.setattr(pp, "DIRECT_SOLVE_MAX_STATES", 100)
+    br = agent_best_response(m, cp, time_limit=0.0)
+    assert not br.converged and br.reason == "time budget" and np.isfinite(br.bound)
+    ref = evaluate(m, cp, br.policy, linear_solver="direct")
+    assert np.abs(br.agent_value - ref.agent_value).max() <= br.value_error_bound
 
 
 def test_best_response_result_is_frozen_and_shaped():
@@ -517,6 +599,10 @@ def test_bad_input_names_field_and_index():
         (lambda: agent_best_response(m, cp, tol=-1.0), "tol", None),
         (lambda: agent_best_response(m, cp, tol=float("nan")), "tol", None),
         (lambda: agent_best_response(m, cp, max_iter=0), "max_iter", None),
+        (lambda: agent_best_response(m, cp, time_limit=-1.0), "time_limit", None),
+        (lambda: agent_best_response(m, cp, time_limit=float("nan")), "time_limit", None),
+        (lambda: agent_best_response(m, cp, time_limit="1"), "time_limit", None),
+        (lambda: evaluate(m, cp, [0, 0, 0], time_limit=True), "time_limit", None),
         (lambda: evaluate(m, cp, [0, 0, 0], linear_solver="lu"), "linear_solver", None),
         (lambda: agent_best_response(m, ContractPolicy(np.zeros((2, 3), int), np.zeros((2, 3, 2)))), "action",
          None),

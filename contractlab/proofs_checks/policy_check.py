@@ -44,13 +44,14 @@ reference is the meta-algorithm's profile (:func:`~contractlab.solvers.meta_algo
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..solvers.meta_algorithm import MetaAlgorithmResult, meta_algorithm
-from ..solvers.pamdp_policy import (TIE_BREAKS, _check_agent_policy, _check_tol, agent_best_response,
-                                    check_profile_inputs, evaluate)
+from ..solvers.pamdp_policy import (TIE_BREAKS, _check_agent_policy, _check_time_limit, _check_tol,
+                                    agent_best_response, check_profile_inputs, evaluate)
 from ..solvers.pamdp_policy import TIE_TOL as AGENT_TIE_TOL
 from ..solvers.spe import TIE_TOL as SPE_TIE_TOL
 from ..solvers.spe import SPEResult, solve_spe
@@ -254,11 +255,14 @@ class _Reference:
     gap: float
 
 
-def _reference(mdp: PrincipalAgentMDP, spe) -> _Reference:
+def _reference(mdp: PrincipalAgentMDP, spe, remaining=lambda: None) -> _Reference:
+    """The reference profile; ``remaining()`` is the time left (``None``: no limit given, so the
+    meta-algorithm keeps its own default budget)."""
     lead = (mdp.horizon, mdp.n_states) if mdp.horizon is not None else (mdp.n_states,)
     if spe is None:
         if mdp.horizon is None and not mdp.is_acyclic:
-            spe = meta_algorithm(mdp)
+            left = remaining()
+            spe = meta_algorithm(mdp) if left is None else meta_algorithm(mdp, time_limit=left)
         else:
             spe = solve_spe(mdp)
     if isinstance(spe, SPEResult):
@@ -269,7 +273,7 @@ def _reference(mdp: PrincipalAgentMDP, spe) -> _Reference:
         if q is None:
             raise InvalidInstanceError("spe", "the meta-algorithm result has no iterates")
         ref = _Reference("meta_algorithm", spe.policy.action, spe.agent_policy, q, spe.principal_value_initial,
-                         bool(spe.converged), spe_gap(mdp, spe.policy, spe.agent_policy).gap)
+                         bool(spe.converged), spe_gap(mdp, spe.policy, spe.agent_policy, time_limit=remaining()).gap)
     else:
         raise InvalidInstanceError("spe", f"expected an SPEResult or a MetaAlgorithmResult, got {type(spe).__name__}")
     if ref.action.shape != lead or ref.principal_q.shape != lead + (mdp.n_actions,):
@@ -287,7 +291,7 @@ def _tied_best(principal_q: np.ndarray, tie_tol: float = SPE_TIE_TOL) -> np.ndar
 
 def check_policy(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=None, *,
                  tie_break: str = "principal", spe: SPEResult | MetaAlgorithmResult | None = None,
-                 tol: float = CHECK_POLICY_TOL) -> PolicyCheck:
+                 tol: float = CHECK_POLICY_TOL, time_limit: float | None = None) -> PolicyCheck:
     """Check ``policy`` against the exact SPE of ``mdp`` (see the module docstring).
 
     Parameters
@@ -307,6 +311,13 @@ def check_policy(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=No
     tol:
         Tolerance of the strict-follow and IC-violation counts, :data:`CHECK_POLICY_TOL`; the
         agent's ties use the best-response default and SPE ties the solver's ``TIE_TOL``.
+    time_limit:
+        Wall-time budget in seconds shared by the iterative parts on a discounted cyclic
+        instance (default ``None``: no limit of its own — the meta-algorithm reference then
+        keeps its default :data:`~contractlab.solvers.meta_algorithm.TIME_LIMIT`): the reference
+        :func:`~contractlab.solvers.meta_algorithm.meta_algorithm`, the agent's best response,
+        the evaluations and the SPE gaps each get the time left. A best response cut by it is
+        reported in ``agent_response.converged`` / ``agent_response.reason``.
 
     Raises
     ------
@@ -317,12 +328,18 @@ def check_policy(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=No
     if tie_break not in TIE_BREAKS:
         raise InvalidInstanceError("tie_break", f"must be one of {TIE_BREAKS}, got {tie_break!r}")
     tol = _check_tol("tol", tol)
+    time_limit = _check_time_limit(time_limit)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def remaining() -> float | None:
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
     given = None if agent_policy is None else _check_agent_policy(mdp, agent_policy)
-    ref = _reference(mdp, spe)
+    ref = _reference(mdp, spe, remaining)
     lead = ref.action.shape
     rec = np.broadcast_to(policy.action, lead)
 
-    br = agent_best_response(mdp, policy, tie_break=tie_break)
+    br = agent_best_response(mdp, policy, tie_break=tie_break, time_limit=remaining())
     # The true truncated Q̄(s, a) = Q_a(s, a) − O(s, a)·b(s) (Q_a: the agent's Q against this contract
     # policy, continuation under its best response), so Q̄(s, a') + O(s, a')·b(s) is Q_a(s, a').
     util = np.asarray(br.q)
@@ -336,16 +353,16 @@ def check_policy(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=No
     spe_reach = reachable_states(mdp, ref.agent_action)
     pol_reach = reachable_states(mdp, br.policy)
     follow = np.asarray(br.follow)
-    gap = spe_gap(mdp, policy, br.policy)
+    gap = spe_gap(mdp, policy, br.policy, time_limit=remaining())
 
     v_star, v = ref.value, br.principal_start
     extra = {}
     if given is not None:
-        ev = evaluate(mdp, policy, given)
+        ev = evaluate(mdp, policy, given, time_limit=remaining())
         extra = dict(agent_regret_initial=br.agent_start - ev.agent_start,
                      agent_regret_max=float(np.max(br.agent_value - ev.agent_value)),
                      agent_policy_principal_value=ev.principal_start, agent_policy_agent_value=ev.agent_start,
-                     agent_policy_spe_gap=spe_gap(mdp, policy, given).gap)
+                     agent_policy_spe_gap=spe_gap(mdp, policy, given, time_limit=remaining()).gap)
     for arr in (agree, ic_violation, spe_reach, pol_reach):
         arr.setflags(write=False)
     return PolicyCheck(

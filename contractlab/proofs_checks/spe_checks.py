@@ -20,13 +20,15 @@ has Nash-conv 0 and a positive SPE gap.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from ..solvers.pamdp_policy import agent_best_response, evaluate
+from ..solvers.pamdp_policy import _check_time_limit, agent_best_response, evaluate
 from ..solvers.spe import continuation, spe_backup
 from ..theory.contract_policy import ContractPolicy
 from ..theory.pamdp import PrincipalAgentMDP
@@ -34,11 +36,19 @@ from ..theory.pamdp import PrincipalAgentMDP
 
 @dataclass(frozen=True, eq=False)
 class SPEGap:
-    """One-shot deviation gains of both players at every state (``(S,)``, or ``(H, S)``)."""
+    """One-shot deviation gains of both players at every state (``(S,)``, or ``(H, S)``).
+
+    ``converged`` / ``reason`` are ``False`` / ``"iteration budget"`` or ``"time budget"`` when
+    the agent's best response or the evaluation of the profile (discounted cyclic instances)
+    was stopped by a budget before its tolerance; the gains are then those of the profile
+    actually evaluated. Otherwise ``True`` / ``"converged"``.
+    """
 
     principal_gain: np.ndarray
     agent_gain: np.ndarray
     reachable: np.ndarray
+    converged: bool = True
+    reason: str = "converged"
 
     @property
     def gap(self) -> float:
@@ -77,16 +87,33 @@ def _reached(mdp: PrincipalAgentMDP, agent_policy: np.ndarray) -> np.ndarray:
     return seen
 
 
-def spe_gap(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=None) -> SPEGap:
+def spe_gap(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=None, *,
+            time_limit: float | None = None) -> SPEGap:
     """The SPE gap of the profile (``policy``, ``agent_policy``).
 
     ``agent_policy`` defaults to the agent's best response to ``policy`` (ties in the
     principal's favour). Stationary profiles on acyclic or discounted MDPs; for a finite
     horizon the gains are per step ``(H, S)`` and reachability is not tracked (all ``True``).
+
+    ``time_limit`` (seconds, default ``None``: no limit) bounds the iterative parts on a
+    discounted cyclic instance — the agent's best response
+    (:func:`~contractlab.solvers.pamdp_policy.agent_best_response`) and a Krylov evaluation —
+    which share it; when it runs out the result says so (``converged=False``,
+    ``reason="time budget"``) instead of raising. The one-shot LPs are not interrupted.
     """
+    time_limit = _check_time_limit(time_limit)
+    deadline = math.inf if time_limit is None else time.monotonic() + time_limit
+
+    def remaining():
+        return None if math.isinf(deadline) else max(0.0, deadline - time.monotonic())
+
+    reason = "converged"
     if agent_policy is None:
-        agent_policy = agent_best_response(mdp, policy).policy
-    ev = evaluate(mdp, policy, agent_policy)
+        br = agent_best_response(mdp, policy, time_limit=remaining())
+        agent_policy, reason = br.policy, br.reason
+    ev = evaluate(mdp, policy, agent_policy, time_limit=remaining())
+    if reason == "converged":
+        reason = ev.reason
     S = mdp.n_states
     states = np.arange(S)
     if mdp.horizon is None:
@@ -110,4 +137,4 @@ def spe_gap(mdp: PrincipalAgentMDP, policy: ContractPolicy, agent_policy=None) -
         reachable = np.ones((H, S), dtype=bool)
     for arr in (principal_gain, agent_gain, reachable):
         arr.setflags(write=False)
-    return SPEGap(principal_gain, agent_gain, reachable)
+    return SPEGap(principal_gain, agent_gain, reachable, reason == "converged", reason)

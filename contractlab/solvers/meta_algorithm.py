@@ -33,9 +33,9 @@ here therefore stops at an iteration budget (``max_iter``, ``fixed_point_max_ite
 :data:`TIME_LIMIT` seconds), and then *returns*: ``converged=False``, the a-posteriori bound
 reached (:attr:`MetaAlgorithmResult.bound`), the reason (``"iteration budget"`` or
 ``"time budget"``) and the loop that was cut (:attr:`MetaAlgorithmResult.stage`). Nothing here
-raises for non-convergence. The agent's value iteration
-(:func:`~contractlab.solvers.pamdp_policy.agent_best_response`) has a sweep budget but no clock,
-so its sweeps are budgeted from the measured time per sweep (:class:`_SweepPace`).
+raises for non-convergence. The agent's best response
+(:func:`~contractlab.solvers.pamdp_policy.agent_best_response`) is given the remaining time as
+its own ``time_limit``, which its value iteration, policy iteration and Krylov solves check.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import numpy as np
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
-from .pamdp_policy import VI_MAX_ITER, AgentResponse, agent_best_response
+from .pamdp_policy import VI_MAX_ITER, AgentResponse, _check_time_limit, agent_best_response
 from .spe import TIE_TOL, _check_options, _rows, spe_backup
 
 #: Two contract policies are the same when actions are equal and payments differ by at most this.
@@ -105,7 +105,9 @@ class MetaAlgorithmResult:
         ``||q − q*||_∞``, the final agent best response's value-iteration bound and the residual
         bound of its values (0.0 on trees, DAGs and finite horizons). Stopped inside an inner
         loop (``stage`` ``"principal fixed point"`` / ``"agent best response"``): that loop's
-        bound (finite, or ``inf`` if it had none yet). Stopped by the alternation's own budget
+        bound (for the agent, :attr:`~contractlab.solvers.pamdp_policy.AgentResponse.bound`:
+        its value-iteration bound or the residual bound of its values, whichever is larger;
+        finite, or ``inf`` if it had none yet). Stopped by the alternation's own budget
         (``stage="alternation"``): ``inf`` — no bound on the distance to the alternation's limit
         is known (it is not known to converge).
     reason:
@@ -145,11 +147,6 @@ FIXED_POINT_MAX_ITER = 1_000_000
 DISCOUNTED_MAX_ITER = 200
 #: Default wall-time budget, in seconds, of one :func:`meta_algorithm` call (all its loops).
 TIME_LIMIT = 60.0
-#: Sweeps allowed to the first agent best response of a call with a time limit, before the time
-#: per sweep is known (value iteration to ``VI_TOL`` needs ~300 sweeps at ``γ = 0.9``, so
-#: ordinary instances finish within it and are unaffected; later calls are budgeted from the
-#: measured time per sweep).
-AGENT_CALIBRATION_SWEEPS = 1_000
 
 
 class _Clock:
@@ -172,15 +169,6 @@ class _Clock:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
-
-
-def _check_time_limit(value) -> float | None:
-    """``None`` (no limit) or a number of seconds ``>= 0`` (``inf`` allowed)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or value < 0:
-        raise InvalidInstanceError("time_limit", f"must be a number of seconds >= 0 or None, got {value!r}")
-    return float(value)
 
 
 def _check_budget(name: str, value) -> int:
@@ -355,55 +343,23 @@ def default_initial_policy(mdp: PrincipalAgentMDP) -> ContractPolicy:
     return ContractPolicy(np.zeros(lead, dtype=np.int64), np.zeros(lead + (mdp.n_outcomes,)))
 
 
-class _SweepPace:
-    """Seconds per sweep of the agent's value iteration, measured on the calls made so far, to
-    turn the remaining wall time into a sweep budget for
-    :func:`~contractlab.solvers.pamdp_policy.agent_best_response` (which has a sweep budget,
-    ``max_iter``, but no clock)."""
-
-    def __init__(self) -> None:
-        self.seconds_per_sweep: float | None = None
-
-    def affordable(self, remaining: float, cap: int) -> int:
-        """Sweeps that fit in ``remaining`` seconds (at most ``cap``, at least 1)."""
-        if math.isinf(remaining):
-            return cap
-        if self.seconds_per_sweep is None:
-            return max(1, min(cap, AGENT_CALIBRATION_SWEEPS))
-        return max(1, min(cap, int(remaining / max(self.seconds_per_sweep, 1e-12))))
-
-    def record(self, seconds: float, sweeps: int) -> None:
-        self.seconds_per_sweep = seconds / max(1, sweeps)
-
-
-def _agent_response(mdp: PrincipalAgentMDP, policy: ContractPolicy, clock: _Clock, max_sweeps: int,
-                    pace: _SweepPace) -> tuple[AgentResponse, str | None]:
+def _agent_response(mdp: PrincipalAgentMDP, policy: ContractPolicy, clock: _Clock,
+                    max_sweeps: int) -> tuple[AgentResponse, str | None]:
     """The agent's best response to ``policy`` (step 1 of Algorithm 1) within the budgets:
     ``(response, None)``, or ``(response, reason)`` when a budget cut it (``response.converged``
-    is then ``False`` and ``response.error_bound`` the bound it reached).
+    is then ``False``, ``response.reason`` the same reason and ``response.bound`` the bound it
+    reached).
 
     Trees, DAGs and finite horizons: exact backward induction, no budget needed. Discounted
-    cyclic instances: value iteration with at most ``max_sweeps`` sweeps and no more than fit in
-    the clock's remaining time at the measured pace (a first call gets
-    :data:`AGENT_CALIBRATION_SWEEPS`); a cut call is retried with a larger budget while the
-    remaining time allows one (value iteration restarts from 0, so the result does not depend on
-    how the budget was reached when it converges).
+    cyclic instances: at most ``max_sweeps`` value-iteration sweeps and the clock's remaining
+    time as :func:`~contractlab.solvers.pamdp_policy.agent_best_response`'s ``time_limit``.
     """
     if not _cyclic(mdp):
         return agent_best_response(mdp, policy), None
-    sweeps = 0
-    while True:
-        sweeps = pace.affordable(clock.remaining(), max_sweeps)
-        t0 = time.monotonic()
-        response = agent_best_response(mdp, policy, max_iter=sweeps)
-        pace.record(time.monotonic() - t0, response.iterations)
-        if response.converged:
-            return response, None
-        if response.iterations < sweeps or sweeps >= max_sweeps:
-            # its principal-side policy iteration hit its cap, or value iteration hit max_sweeps
-            return response, "iteration budget"
-        if clock.expired() or pace.affordable(clock.remaining(), max_sweeps) <= sweeps:
-            return response, "time budget"
+    remaining = clock.remaining()
+    response = agent_best_response(mdp, policy, max_iter=max_sweeps,
+                                   time_limit=None if math.isinf(remaining) else remaining)
+    return response, None if response.converged else response.reason
 
 
 def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None = None,
@@ -425,9 +381,12 @@ def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None
         for discounted cyclic instances :data:`DISCOUNTED_MAX_ITER`).
     time_limit:
         Wall-time budget of the whole call in seconds (default :data:`TIME_LIMIT` = 60; ``None``:
-        none). Checked between outer iterations, in every fixed-point iteration and through the
-        agent's sweep budget (:class:`_SweepPace`), so a call overruns it by at most about one
-        agent best response at the measured pace plus the min-pay LPs of one principal step.
+        none). Checked between outer iterations, in every fixed-point iteration, and passed as
+        the remaining time to every agent best response (``time_limit`` of
+        :func:`~contractlab.solvers.pamdp_policy.agent_best_response`, checked every
+        value-iteration sweep), so a call overruns it by at most about the min-pay LPs of one
+        principal step and a few direct linear solves. At least one outer iteration is always
+        done.
     fixed_point_max_iter:
         Iterations of each principal fixed point on discounted cyclic instances (default
         :data:`FIXED_POINT_MAX_ITER`).
@@ -453,16 +412,15 @@ def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None
     if mdp.horizon is not None and not policy.time_indexed:
         policy = ContractPolicy(np.broadcast_to(policy.action, (mdp.horizon, mdp.n_states)).copy(),
                                 np.broadcast_to(policy.contract, (mdp.horizon,) + policy.contract.shape).copy())
-    pace = _SweepPace()
     iterates: list[MetaIterate] = []
     reason, stage, bound = "iteration budget", "alternation", math.inf
     for k in range(1, max_iter + 1):
         if iterates and clock.expired():
             reason = "time budget"
             break
-        response, cut = _agent_response(mdp, policy, clock, agent_max_iter, pace)
+        response, cut = _agent_response(mdp, policy, clock, agent_max_iter)
         if cut is not None and iterates:
-            reason, stage, bound = cut, "agent best response", response.error_bound
+            reason, stage, bound = cut, "agent best response", response.bound
             break
         remaining = clock.remaining()
         step = principal_step(mdp, response.agent_value, method, backend, tie_tol,
@@ -473,7 +431,7 @@ def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None
         policy = step.policy
         fp = step.fixed_point
         if cut is not None:
-            reason, stage, bound = cut, "agent best response", response.error_bound
+            reason, stage, bound = cut, "agent best response", response.bound
             break
         if fp is not None and not fp.converged:
             reason, stage, bound = fp.reason, "principal fixed point", fp.error_bound
@@ -481,13 +439,13 @@ def meta_algorithm(mdp: PrincipalAgentMDP, initial_policy: ContractPolicy | None
         if changed == 0:
             reason, stage = "converged", None
             break
-    final, cut = _agent_response(mdp, policy, clock, agent_max_iter, pace)
+    final, cut = _agent_response(mdp, policy, clock, agent_max_iter)
     if reason == "converged":
         if cut is not None:
-            reason, stage, bound = cut, "agent best response", final.error_bound
+            reason, stage, bound = cut, "agent best response", final.bound
         else:
             fp = iterates[-1].step.fixed_point
-            bound = max(0.0 if fp is None else fp.error_bound, final.error_bound, final.value_error_bound)
+            bound = max(0.0 if fp is None else fp.error_bound, final.bound)
     return MetaAlgorithmResult(policy, final.policy, final.principal_value, final.agent_value, len(iterates),
                                reason == "converged", tuple(iterates), mdp.initial_state, float(bound), reason,
                                stage, clock.elapsed())

@@ -33,13 +33,25 @@ Three computation paths, chosen from the MDP:
   :func:`agent_best_response` runs value iteration to a stated tolerance with the
   a-posteriori bound, then evaluates its policy with such a solve.
 
+Budgets (cyclic discounted case only; the backward passes are exact and finite). Every iterative
+loop — the agent's value-iteration sweeps (at most ``max_iter``, default :data:`VI_MAX_ITER`),
+the principal-side policy iteration of the tie-break (at most :data:`PI_MAX_ITER` rounds) and the
+Krylov solver's iterations and refinement rounds — also stops at a wall-time budget
+``time_limit`` (seconds, default ``None``: no limit), checked with :func:`time.monotonic` every
+sweep / round / Krylov iteration. A budget never raises and never goes unreported: the result
+says ``converged=False``, ``reason`` (``"iteration budget"`` or ``"time budget"``) and the
+a-posteriori bound reached. Direct (LU) solves are not interruptible, so a call may overrun its
+time limit by about one direct solve.
+
 Payments are transfers, so welfare ``V_p + V_a`` does not depend on the contract.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +74,9 @@ VI_TOL = 1e-10
 VI_MAX_ITER = 1_000_000
 #: Policy-iteration rounds for the principal-side tie-break in the cyclic case.
 PI_MAX_ITER = 10_000
+#: Why an iterative computation stopped (``reason`` of :class:`AgentResponse` and
+#: :class:`PolicyEvaluation`).
+REASONS = ("converged", "iteration budget", "time budget")
 
 #: Deterministic cyclic instances with at most this many states use a sparse direct (LU) solve;
 #: larger ones a Krylov solver (sparse LU fill-in on random graphs grows fast: ~30 s at 20k states).
@@ -110,6 +125,12 @@ class PolicyEvaluation:
         ``0.0`` for backward induction (exact up to float round-off); for a linear solve the
         a-posteriori bound ``||r_π − (I − γ P_π) V||_∞ / (1 − γ)`` on ``||V − V_exact||_∞``,
         the largest over the value columns.
+    converged, reason:
+        ``False`` / ``"time budget"`` only when ``time_limit`` cut the Krylov solver (its values
+        are then the last iterate, and ``error_bound`` still bounds their error); otherwise
+        ``True`` / ``"converged"`` (direct solves and backward passes always run to the end;
+        a Krylov solve that ends its refinement rounds at the float floor reports its accuracy
+        in ``error_bound``).
     """
 
     principal_value: np.ndarray
@@ -121,6 +142,13 @@ class PolicyEvaluation:
     method: str
     initial_state: int
     error_bound: float = 0.0
+    converged: bool = True
+    reason: str = "converged"
+
+    @property
+    def bound(self) -> float:
+        """Alias of :attr:`error_bound`."""
+        return self.error_bound
 
     def _start(self, values: np.ndarray) -> float:
         return float(values[0, self.initial_state] if values.ndim == 2 else values[self.initial_state])
@@ -166,8 +194,14 @@ class AgentResponse:
         ``0.0`` for backward induction; for value iteration the a-posteriori bound
         ``γ/(1−γ)·||V_{k+1} − V_k||_∞`` on the distance of the last iterate to ``V_a*``.
     converged:
-        ``False`` only if value iteration (or the principal-side policy iteration) hit its
-        iteration cap before reaching its tolerance.
+        ``False`` only if a budget stopped the computation before its tolerance: value
+        iteration hit ``max_iter`` sweeps, the principal-side policy iteration hit
+        :data:`PI_MAX_ITER` rounds, or ``time_limit`` ran out in any of them (or in a Krylov
+        solve). The answer is then the best one at hand — the tie-broken greedy policy of the
+        last iterate and its values from a linear solve (error within ``value_error_bound``),
+        with ``policy_gap`` certifying it — and ``reason`` says why it stopped.
+    reason:
+        ``"converged"``, ``"iteration budget"`` or ``"time budget"`` (:data:`REASONS`).
     policy_gap:
         ``max_s (max_a q(s, a) − q(s, policy(s)))``: the largest one-step improvement left for
         the agent. ``policy`` is optimal up to ``policy_gap`` per step, i.e. up to
@@ -192,6 +226,16 @@ class AgentResponse:
     policy_gap: float
     initial_state: int
     value_error_bound: float = 0.0
+    reason: str = "converged"
+
+    @property
+    def bound(self) -> float:
+        """The a-posteriori error bound reached: ``max(error_bound, value_error_bound)`` (the
+        value-iteration bound on ``||V_k − V_a*||_∞`` and the residual bound of the final values;
+        ``0.0`` for backward induction). The principal-side policy iteration has no numerical
+        bound: when it is the loop that was cut, ``policy_gap`` still certifies the agent's
+        policy."""
+        return max(self.error_bound, self.value_error_bound)
 
     @property
     def principal_start(self) -> float:
@@ -255,6 +299,28 @@ def _check_count(name: str, value) -> int:
     return int(value)
 
 
+def _check_time_limit(value) -> float | None:
+    """``None`` (no limit) or a number of seconds ``>= 0`` (``inf`` allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or value < 0:
+        raise InvalidInstanceError("time_limit", f"must be a number of seconds >= 0 or None, got {value!r}")
+    return float(value)
+
+
+def _deadline(time_limit: float | None) -> float:
+    """The :func:`time.monotonic` instant at which ``time_limit`` (validated) runs out (``inf``: never)."""
+    return math.inf if time_limit is None else time.monotonic() + time_limit
+
+
+def _expired(deadline: float) -> bool:
+    return deadline != math.inf and time.monotonic() >= deadline
+
+
+class _OutOfTime(Exception):
+    """Raised from a Krylov callback to stop the solver when the deadline has passed."""
+
+
 # --- shared kernels ---------------------------------------------------------------------
 
 def _continuation(mdp: PrincipalAgentMDP, V: np.ndarray, rows=slice(None)) -> np.ndarray:
@@ -302,58 +368,90 @@ def _policy_matrix(mdp: PrincipalAgentMDP, probs: np.ndarray):
 _RTOL_KW = "rtol" if "rtol" in inspect.signature(scipy.sparse.linalg.bicgstab).parameters else "tol"
 
 
-def _krylov(M, rhs: np.ndarray) -> np.ndarray:
+def _krylov(M, rhs: np.ndarray, deadline: float = math.inf) -> tuple[np.ndarray, bool]:
     """Solve ``M X = rhs`` column by column with BiCGSTAB (GMRES if it breaks down) and
-    iterative refinement on the residual."""
+    iterative refinement on the residual.
+
+    Returns ``(X, cut)``: ``cut`` is ``True`` when the ``deadline`` (a :func:`time.monotonic`
+    instant) passed first — checked after every Krylov iteration (GMRES: every restart cycle)
+    and before every refinement round but the first, so each column gets at least one
+    iteration; ``X`` is then the last iterate (any ``X`` is valid for the a-posteriori residual
+    bound of :func:`_linear_solve`)."""
     X = np.zeros_like(rhs)
     scale = max(1.0, float(np.max(np.abs(rhs))))
-    for _ in range(KRYLOV_REFINE_ROUNDS):
+    limited = deadline != math.inf
+    last: list[np.ndarray] = []
+
+    def watch(xk):
+        if time.monotonic() >= deadline:
+            last.append(np.array(xk, dtype=float, copy=True))
+            raise _OutOfTime
+
+    def solve(method, b, **kw):
+        """``(dx, info, cut)`` of one Krylov solve, stopped by the deadline if it passes."""
+        last.clear()
+        if limited:
+            kw["callback"] = watch
+        try:
+            dx, info = method(M, b, atol=0.0, **{_RTOL_KW: KRYLOV_RTOL}, **kw)
+            return dx, info, False
+        except _OutOfTime:
+            return last[0], 0, True
+
+    for round_ in range(KRYLOV_REFINE_ROUNDS):
         res = rhs - M @ X
         if float(np.max(np.abs(res))) <= KRYLOV_RTOL * scale:
             break
+        if round_ and _expired(deadline):
+            return X, True
+        cut_any = False
         for c in range(rhs.shape[1]):
             if not np.any(res[:, c]):
                 continue
-            dx, info = scipy.sparse.linalg.bicgstab(M, res[:, c], atol=0.0, maxiter=10 * M.shape[0],
-                                                    **{_RTOL_KW: KRYLOV_RTOL})
-            if info != 0 or not np.all(np.isfinite(dx)):
-                dx, _ = scipy.sparse.linalg.gmres(M, res[:, c], atol=0.0, restart=50, maxiter=1000,
-                                                  **{_RTOL_KW: KRYLOV_RTOL})
+            dx, info, cut = solve(scipy.sparse.linalg.bicgstab, res[:, c], maxiter=10 * M.shape[0])
+            if not cut and (info != 0 or not np.all(np.isfinite(dx))):
+                extra = {"callback_type": "x"} if limited else {}
+                dx, _, cut = solve(scipy.sparse.linalg.gmres, res[:, c], restart=50, maxiter=1000, **extra)
             X[:, c] += dx
-    return X
+            cut_any = cut_any or cut
+        if cut_any:
+            return X, True
+    return X, False
 
 
 def _linear_solve(mdp: PrincipalAgentMDP, actions: np.ndarray, contract: np.ndarray,
-                  solver: str = "auto") -> tuple[np.ndarray, float, str]:
+                  solver: str = "auto", deadline: float = math.inf) -> tuple[np.ndarray, float, str, bool]:
     """Solve ``(I − γ P_π) V = r_π`` for the three value columns (cyclic, ``γ < 1``).
 
-    Returns ``(V, bound, method)`` with the a-posteriori bound
+    Returns ``(V, bound, method, cut)`` with the a-posteriori bound
     ``||r_π − (I − γ P_π) V||_∞ / (1 − γ)`` on ``||V − V_exact||_∞`` (valid because ``P_π`` is
-    sub-stochastic, so the Neumann series of ``(I − γ P_π)^{-1}`` has ∞-norm ``<= 1/(1 − γ)``).
+    sub-stochastic, so the Neumann series of ``(I − γ P_π)^{-1}`` has ∞-norm ``<= 1/(1 − γ)``),
+    valid for any ``V``; ``cut`` is ``True`` when the ``deadline`` stopped the Krylov solver
+    (direct solves are not interrupted).
     """
     S = mdp.n_states
     probs, state_rew, outcome_rew = _stage_terms(mdp, slice(None), actions, contract)
     rhs = state_rew + np.einsum("sk,skc->sc", probs, outcome_rew)
     P = _policy_matrix(mdp, probs)
-    method = "linear_solve"
+    method, cut = "linear_solve", False
     if scipy.sparse.issparse(P):
         M = (scipy.sparse.identity(S, format="csc") - mdp.discount * P).tocsc()
         if solver == "direct" or (solver == "auto" and S <= DIRECT_SOLVE_MAX_STATES):
             V = np.asarray(scipy.sparse.linalg.spsolve(M, rhs)).reshape(S, 3)
         else:
-            V = _krylov(M, rhs)
+            V, cut = _krylov(M, rhs, deadline)
             method = "linear_solve_iterative"
     else:
         M = np.eye(S) - mdp.discount * P
         V = np.linalg.solve(M, rhs)
     bound = float(np.max(np.abs(rhs - M @ V))) / (1.0 - mdp.discount)
-    return V, bound, method
+    return V, bound, method, cut
 
 
 # --- evaluation -------------------------------------------------------------------------
 
 def evaluate(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, agent_policy,
-             linear_solver: str = "auto") -> PolicyEvaluation:
+             linear_solver: str = "auto", *, time_limit: float | None = None) -> PolicyEvaluation:
     """Exact values of both parties when the principal plays ``contract_policy`` and the agent
     plays ``agent_policy`` (int array ``(S,)``, or ``(H, S)`` with a horizon).
 
@@ -366,6 +464,11 @@ def evaluate(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, agent_poli
     to :data:`DIRECT_SOLVE_MAX_STATES` states). The bound on the solve's error is reported as
     ``error_bound``.
 
+    ``time_limit`` (seconds, default ``None``: no limit) stops the Krylov solver (the only
+    iterative path) when it runs out, checked every Krylov iteration: the result then has
+    ``converged=False``, ``reason="time budget"`` and the bound of the last iterate in
+    ``error_bound``; it never raises for this. Backward passes and direct solves ignore it.
+
     Raises :class:`InvalidInstanceError` (naming field and index) on shapes that do not fit or
     actions out of range.
     """
@@ -373,8 +476,9 @@ def evaluate(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, agent_poli
     pol = _check_agent_policy(mdp, agent_policy)
     if linear_solver not in LINEAR_SOLVERS:
         raise InvalidInstanceError("linear_solver", f"must be one of {LINEAR_SOLVERS}, got {linear_solver!r}")
+    deadline = _deadline(_check_time_limit(time_limit))
     S = mdp.n_states
-    bound = 0.0
+    bound, cut = 0.0, False
     if mdp.horizon is not None:
         H = mdp.horizon
         # values (H + 1, S, 3), payments, and the contiguous copies of the value columns and welfare
@@ -397,11 +501,12 @@ def evaluate(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, agent_poli
                 values[level] = _bellman_rows(mdp, level, pol[level], contract[level], values)
             method = "backward_levels"
         else:
-            values, bound, method = _linear_solve(mdp, pol, contract, linear_solver)
+            values, bound, method, cut = _linear_solve(mdp, pol, contract, linear_solver, deadline)
     vp, va, vpay = values[..., _PRINCIPAL], values[..., _AGENT], values[..., _PAYMENT]
     return PolicyEvaluation(principal_value=_readonly(vp), agent_value=_readonly(va), welfare=_readonly(vp + va),
                             expected_payment=_readonly(payment), payment_value=_readonly(vpay),
-                            agent_policy=pol, method=method, initial_state=mdp.initial_state, error_bound=bound)
+                            agent_policy=pol, method=method, initial_state=mdp.initial_state, error_bound=bound,
+                            converged=not cut, reason="time budget" if cut else "converged")
 
 
 # --- best response ----------------------------------------------------------------------
@@ -440,7 +545,8 @@ def _gap(q: np.ndarray, policy: np.ndarray) -> float:
 
 
 def agent_best_response(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy, tie_break: str = "principal",
-                        tol: float = TIE_TOL, vi_tol: float = VI_TOL, max_iter: int = VI_MAX_ITER) -> AgentResponse:
+                        tol: float = TIE_TOL, vi_tol: float = VI_TOL, max_iter: int = VI_MAX_ITER, *,
+                        time_limit: float | None = None) -> AgentResponse:
     """The agent's optimal policy against ``contract_policy`` (arXiv 2407.18074, Section 3).
 
     Parameters
@@ -454,8 +560,18 @@ def agent_best_response(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy,
         Tie tolerance (absolute, on Q-values); default :data:`TIE_TOL`.
     vi_tol, max_iter:
         Cyclic discounted case only: value iteration stops when the a-posteriori bound
-        ``γ/(1−γ)·||V_{k+1} − V_k||_∞ <= vi_tol`` or after ``max_iter`` sweeps (then
-        ``converged=False``; it never stops silently).
+        ``γ/(1−γ)·||V_{k+1} − V_k||_∞ <= vi_tol`` (default :data:`VI_TOL`) or after
+        ``max_iter`` sweeps (default :data:`VI_MAX_ITER`; then ``converged=False``,
+        ``reason="iteration budget"``; it never stops silently).
+    time_limit:
+        Cyclic discounted case only: wall-time budget in seconds for the whole call (default
+        ``None``: no limit). Checked with :func:`time.monotonic` after every value-iteration
+        sweep (at least one sweep is always done), every round of the principal-side policy
+        iteration and every Krylov iteration; when it runs out the call *returns* with
+        ``converged=False``, ``reason="time budget"`` and the bounds reached (``error_bound``,
+        ``value_error_bound``, :attr:`AgentResponse.bound`) — it never raises for this. Direct
+        linear solves are not interrupted, so the call may overrun the limit by a few of them.
+        Horizon and acyclic MDPs are exact, finite backward passes and ignore it.
 
     Horizon and acyclic MDPs are solved exactly by backward induction, in which the principal's
     value of the agent's choice is computed in the same pass, so the tie-break at a state sees
@@ -469,7 +585,9 @@ def agent_best_response(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy,
     needs an improvement above ``tol``), then the ties left are resolved to the lowest index.
     Both values of the final policy come from a linear solve (its residual bound is
     ``value_error_bound``), ``q`` is the agent's Q-function of that policy, and ``policy_gap``
-    certifies the policy's optimality.
+    certifies the policy's optimality. When a budget stops value iteration, the same steps run
+    on its last iterate (with the window widened by its bound); when the clock has run out, the
+    policy iteration stops at its first check and the tie-break ends there (``reason`` says so).
     """
     check_profile_inputs(mdp, contract_policy)
     if tie_break not in TIE_BREAKS:
@@ -477,11 +595,12 @@ def agent_best_response(mdp: PrincipalAgentMDP, contract_policy: ContractPolicy,
     tol = _check_tol("tol", tol)
     vi_tol = _check_tol("vi_tol", vi_tol)
     max_iter = _check_count("max_iter", max_iter)
+    deadline = _deadline(_check_time_limit(time_limit))
     if mdp.horizon is not None:
         return _best_response_horizon(mdp, contract_policy, tie_break, tol)
     if mdp.is_acyclic:
         return _best_response_levels(mdp, contract_policy, tie_break, tol)
-    return _best_response_cyclic(mdp, contract_policy, tie_break, tol, vi_tol, max_iter)
+    return _best_response_cyclic(mdp, contract_policy, tie_break, tol, vi_tol, max_iter, deadline)
 
 
 def _best_response_horizon(mdp, contract_policy, tie_break, tol) -> AgentResponse:
@@ -531,71 +650,93 @@ def _best_response_levels(mdp, contract_policy, tie_break, tol) -> AgentResponse
                          policy_gap=_gap(q, policy), initial_state=mdp.initial_state)
 
 
-def _value_iteration(mdp, contract, vi_tol, max_iter) -> tuple[np.ndarray, int, float, bool]:
+def _value_iteration(mdp, contract, vi_tol, max_iter, deadline=math.inf) -> tuple[np.ndarray, int, float, str]:
     """Agent value iteration ``V_{k+1}(s) = max_a Q_a(s, a; V_k)``; returns the last iterate,
-    the number of sweeps, the a-posteriori bound ``γ/(1−γ)·||V_{k+1} − V_k||_∞`` and whether it
-    reached ``vi_tol``."""
+    the number of sweeps, the a-posteriori bound ``γ/(1−γ)·||V_{k+1} − V_k||_∞`` and the reason
+    it stopped: ``"converged"`` (the bound reached ``vi_tol``), ``"iteration budget"``
+    (``max_iter`` sweeps) or ``"time budget"`` (the ``deadline`` passed; checked after every
+    sweep, so at least one is done)."""
     S, g = mdp.n_states, mdp.discount
     O, r = mdp.outcome_probs, mdp.agent_rewards
     V = np.zeros(S)
     bound = np.inf
+    limited = deadline != math.inf
     for k in range(1, max_iter + 1):
         V_new = (r + np.einsum("sak,sk->sa", O, contract + g * _continuation(mdp, V))).max(axis=1)
         diff = float(np.max(np.abs(V_new - V)))
         V = V_new
         bound = g / (1.0 - g) * diff
         if bound <= vi_tol:
-            return V, k, bound, True
-    return V, max_iter, bound, False
+            return V, k, bound, "converged"
+        if limited and time.monotonic() >= deadline:
+            return V, k, bound, "time budget"
+    return V, max_iter, bound, "iteration budget"
 
 
-def _principal_policy_iteration(mdp, contract, allowed, tie_break, tol):
+def _principal_policy_iteration(mdp, contract, allowed, tie_break, tol, deadline=math.inf):
     """Exact policy iteration on the principal's value over the agent's tied sets ``allowed``
     (``(S, A)`` mask): maximise it (``"principal"``) or minimise it (``"adversarial"``).
 
-    Returns ``(policy, values, bound, converged)`` with the values of the last policy solved."""
+    Returns ``(policy, values, bound, reason)`` with the values of the last policy solved;
+    ``reason`` is ``"converged"``, ``"iteration budget"`` (:data:`PI_MAX_ITER` rounds) or
+    ``"time budget"`` (the ``deadline`` passed, checked every round and inside Krylov solves;
+    the policy is then the last one solved)."""
     sign = 1.0 if tie_break == "principal" else -1.0
     states = np.arange(mdp.n_states)
     policy = np.argmax(allowed, axis=1)
     for _ in range(PI_MAX_ITER):
-        V, bound, _ = _linear_solve(mdp, policy, contract)
+        V, bound, _, cut = _linear_solve(mdp, policy, contract, deadline=deadline)
+        if cut:
+            return policy, V, bound, "time budget"
         _, qp = _agent_and_principal_q(mdp, slice(None), contract, V[:, :2])
         score = np.where(allowed, sign * qp, -np.inf)
         improve = score.max(axis=1) > score[states, policy] + tol
         if not improve.any():
-            return policy, V, bound, True
+            return policy, V, bound, "converged"
+        if _expired(deadline):
+            return policy, V, bound, "time budget"
         policy = np.where(improve, np.argmax(score, axis=1), policy)
-    V, bound, _ = _linear_solve(mdp, policy, contract)
-    return policy, V, bound, False
+    V, bound, _, cut = _linear_solve(mdp, policy, contract, deadline=deadline)
+    return policy, V, bound, "time budget" if cut else "iteration budget"
 
 
-def _best_response_cyclic(mdp, contract_policy, tie_break, tol, vi_tol, max_iter) -> AgentResponse:
+def _best_response_cyclic(mdp, contract_policy, tie_break, tol, vi_tol, max_iter,
+                          deadline=math.inf) -> AgentResponse:
     """Value iteration + principal-side policy iteration (see :func:`agent_best_response`)."""
     contract, g = contract_policy.contract, mdp.discount
-    V_vi, sweeps, bound, vi_ok = _value_iteration(mdp, contract, vi_tol, max_iter)
+    V_vi, sweeps, bound, vi_reason = _value_iteration(mdp, contract, vi_tol, max_iter, deadline)
     V2 = np.stack([np.zeros_like(V_vi), V_vi], axis=1)
     qa_vi, _ = _agent_and_principal_q(mdp, slice(None), contract, V2)
     window = tol + 2.0 * g * (bound if np.isfinite(bound) else 0.0)
     allowed = qa_vi >= qa_vi.max(axis=1, keepdims=True) - window
+    reasons = [vi_reason]
     if np.all(allowed.sum(axis=1) == 1):          # no ties anywhere: nothing for the principal to choose
-        policy, pi_ok = np.argmax(allowed, axis=1), True
-        V, value_bound, _ = _linear_solve(mdp, policy, contract)
+        policy = np.argmax(allowed, axis=1)
+        V, value_bound, _, cut = _linear_solve(mdp, policy, contract, deadline=deadline)
     else:
-        policy, V, value_bound, pi_ok = _principal_policy_iteration(mdp, contract, allowed, tie_break, tol)
-        # Remaining ties (principal values within tol) go to the lowest index.
+        policy, V, value_bound, pi_reason = _principal_policy_iteration(mdp, contract, allowed, tie_break, tol,
+                                                                        deadline)
+        reasons.append(pi_reason)
+        cut = False
+        # Remaining ties (principal values within tol) go to the lowest index; when the clock
+        # stopped the policy iteration, its last policy is kept with the values solved for it.
         _, qp = _agent_and_principal_q(mdp, slice(None), contract, V[:, :2])
         lowest = _break_ties(allowed, qp, tie_break, tol)
-        if not np.array_equal(lowest, policy):
+        if pi_reason != "time budget" and not np.array_equal(lowest, policy):
             policy = lowest
-            V, value_bound, _ = _linear_solve(mdp, policy, contract)
+            V, value_bound, _, cut = _linear_solve(mdp, policy, contract, deadline=deadline)
+    if cut:
+        reasons.append("time budget")
+    # The first budget that stopped a loop is the reason (value iteration's comes first).
+    reason = next((r for r in reasons if r != "converged"), "converged")
     qa, _ = _agent_and_principal_q(mdp, slice(None), contract, V[:, :2])
     return AgentResponse(policy=_readonly(policy), q=_readonly(qa), agent_value=_readonly(V[:, _AGENT]),
                          principal_value=_readonly(V[:, _PRINCIPAL]),
                          follow=_readonly(policy == contract_policy.action), tie_break=tie_break, tol=tol,
                          method="value_iteration", iterations=sweeps, error_bound=float(bound),
-                         converged=bool(vi_ok and pi_ok), policy_gap=_gap(qa, policy),
-                         initial_state=mdp.initial_state, value_error_bound=value_bound)
+                         converged=reason == "converged", policy_gap=_gap(qa, policy),
+                         initial_state=mdp.initial_state, value_error_bound=value_bound, reason=reason)
 
 
 __all__ = ["evaluate", "agent_best_response", "PolicyEvaluation", "AgentResponse", "TIE_TOL", "TIE_BREAKS",
-           "VI_TOL", "VI_MAX_ITER", "DIRECT_SOLVE_MAX_STATES", "LINEAR_SOLVERS"]
+           "VI_TOL", "VI_MAX_ITER", "PI_MAX_ITER", "REASONS", "DIRECT_SOLVE_MAX_STATES", "LINEAR_SOLVERS"]
