@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..theory.errors import InvalidInstanceError
 from .common import EXIT_OK, add_budget_options, apply_budget_options, print_json, stdout_console
 
 
@@ -16,6 +17,9 @@ def add_parser(sub) -> None:
     c.add_argument("--agent-policy", metavar="FILE",
                    help="an agent_policy JSON file ({'kind': 'agent_policy', 'version': 1, 'action': [...]}) or a "
                         "contract_policy file whose actions the agent plays: report its regret")
+    c.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                   help="discounted cyclic instances: time budget of the iterative reference (meta-algorithm) "
+                        "and best responses (default 60); a reference that did not converge is reported as such")
     add_budget_options(c)
     c.set_defaults(run=run)
 
@@ -28,10 +32,12 @@ def run(args) -> int:
     from ..theory.documents import load_contract_policy
 
     apply_budget_options(args)
+    if not args.time_limit > 0:  # also refuses nan
+        raise InvalidInstanceError("--time-limit", f"must be > 0 seconds, got {args.time_limit}")
     mdp = fileio.load(args.instance, expect="pamdp")
     policy = load_contract_policy(args.policy)
     agent = None if args.agent_policy is None else load_agent_policy(args.agent_policy)
-    report = check_policy(mdp, policy, agent, tie_break=args.tie_break)
+    report = check_policy(mdp, policy, agent, tie_break=args.tie_break, time_limit=args.time_limit)
     if args.json:
         print_json(report.to_json())
     else:
