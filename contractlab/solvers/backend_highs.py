@@ -25,6 +25,7 @@ import highspy
 import numpy as np
 
 from .lp import SOLVER_TOL, LPBatch, LPSolution, accurate, empty_solution
+from .silence import c_output_silenced
 
 #: Batches larger than this run the phase-1 feasibility LP before the batched solve; smaller
 #: ones are solved whole first (one call when all are feasible) and bisected if needed.
@@ -62,7 +63,8 @@ def _highs() -> highspy.Highs:
     """One reusable HiGHS instance per thread (creating one costs more than a small solve)."""
     h = getattr(_local, "highs", None)
     if h is None:
-        h = highspy.Highs()
+        with c_output_silenced():  # highspy >= 1.16 prints a banner on stdout when it is built
+            h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("solver", "simplex")
         h.setOptionValue("primal_feasibility_tolerance", SOLVER_TOL)
