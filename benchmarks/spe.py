@@ -348,23 +348,36 @@ def whole_process(depths) -> dict:
                                                                      and run["peak_rss_mib"] <= target[1])})
             for f in folder.iterdir():                       # the next depth starts from an empty folder
                 f.unlink()
-    return {"executable": " ".join(base), "parent_peak_rss_mib": _status_mib("VmHWM"), "rows": rows}
+    # the library calls inside those commands, each in its own fresh process, for comparison
+    inner = {depth: run_child("binary", depth, 0) for depth in depths}
+    for r in rows:
+        r["inner"] = inner[r["depth"]]
+    return {"executable": Path(base[0]).name if len(base) == 1 else "python -m contractlab",
+            "parent_peak_rss_mib": _status_mib("VmHWM"), "rows": rows}
 
 
-_WP_HEADERS = ["command", "depth", "states", "wall (s)", "peak RSS (MiB)", "target", "met"]
+_WP_HEADERS = ["command", "depth", "states", "wall (s)", "peak RSS (MiB)", "inside: the library call alone", "target",
+               "met"]
 
 
 def _wp_cells(r) -> list[str]:
     failed = f"failed (exit {r['exit']})"
     target = "–" if r["target_s"] is None else f"<= {r['target_s']:g} s, <= {r['target_mib']:g} MiB"
     met = "–" if r["met"] is None else ("yes" if r["met"] else "NO")
+    inner = r.get("inner") or {}
+    library = (f"binary_game_tree {inner['build_s']:.2f} s" if r["name"] == "generate" else
+               f"solve_spe {inner['solve_s']:.2f} s") if inner else "–"
+    if inner:
+        library += f" (process peak {inner['peak_rss_mib']:.0f} MiB)"
     return [r["command"], str(r["depth"]), f"{r['states']:,}", failed if r["exit"] else f"{r['wall_s']:.2f}",
-            failed if r["exit"] else f"{r['peak_rss_mib']:.0f}", target, met]
+            failed if r["exit"] else f"{r['peak_rss_mib']:.0f}", library, target, met]
 
 
 def _wp_notes(rec) -> list[str]:
-    notes = [f"executable: {rec['executable']}; each command in a fresh process; wall time from spawn to "
-             f"reap; peak RSS = ru_maxrss of the child (os.wait4)",
+    notes = [f"executable: {rec['executable']} (beside the interpreter); each command in a fresh process; wall "
+             f"time from spawn to reap; peak RSS = ru_maxrss of the child (os.wait4)",
+             "inside: the library call the command makes (binary_game_tree or solve_spe on the same instance), "
+             "timed alone in another fresh process",
              f"peak RSS of this script when it spawned them: {rec['parent_peak_rss_mib']:.0f} MiB (Linux starts a "
              f"child's ru_maxrss there, so no smaller peak could be seen)"]
     notes += [f"{r['command']}: {r['stderr']}" for r in rec["rows"] if r["exit"] and r["stderr"]]
@@ -374,7 +387,7 @@ def _wp_notes(rec) -> list[str]:
 def print_whole_process(rec, command: str, as_markdown: bool) -> None:
     if as_markdown:
         out = [f"Command: `{command}`", "", "| " + " | ".join(_WP_HEADERS) + " |",
-               "|---|---:|---:|---:|---:|---|---|"]
+               "|---|---:|---:|---:|---:|---|---|---|"]
         out += ["| " + " | ".join(_wp_cells(r)) + " |" for r in rec["rows"]]
         out += [""] + [f"- {line}" for line in _wp_notes(rec)]
         print("\n".join(out))
