@@ -337,3 +337,13 @@ def test_cvxpy_min_pay_false_infeasible_at_1e9_cost():
     assert min_pay_all(p, backend="highs")[1].expected_payment == pytest.approx(2.25e9, rel=1e-9)
     res = min_pay_all(p, backend="cvxpy")[1]
     assert res.status == "optimal" and res.expected_payment == pytest.approx(2.25e9, rel=1e-9)
+
+
+def test_cvxpy_polish_on_a_subnormal_probability():
+    # The walk to the vertex in backend_cvxpy._polish divided by a step direction of order
+    # 5e-324: "overflow encountered in scalar divide" (an error here) instead of dropping that guess.
+    p = ContractProblem([[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 5e-324, 0.0, 1.0]],
+                        [0.0, 0.5, 0.5], [0.0] * 5)
+    table = min_pay_all(p, backend="cvxpy")
+    assert [r.status for r in table] == ["optimal"] * 3
+    assert [r.expected_payment for r in table] == pytest.approx([0.0, 0.5, 0.5], abs=1e-9)

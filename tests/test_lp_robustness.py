@@ -78,24 +78,50 @@ def test_verification_demotes_a_wrong_optimum():
 def test_both_backends_report_a_disagreement(monkeypatch):
     """When one backend's answer differs from the other's, ``backend="both"`` says so in the
     status instead of returning either answer."""
-    from contractlab.solvers import backend_cvxpy
+    from contractlab.solvers import lp as lp_module
     p = ContractProblem([[0.7, 0.3], [0.2, 0.8], [0.1, 0.9]], [0.0, 1.0, 1.5], [0.0, 3.0])
     agreed = min_pay_all(p, backend="both")
     assert [r.status for r in agreed] == ["optimal"] * 3
     assert {r.backend for r in agreed} == {"highs+cvxpy"}
-    real = backend_cvxpy.solve
+    real = lp_module._solve_one_backend
 
-    def infeasible_for_last(lp):
-        out = real(lp)
-        out.status[-1] = "infeasible"
+    def infeasible_for_last(lp, backend, batched, scale):
+        # the verdict as it leaves the LP layer (a wrong claim from inside a backend would be
+        # caught there: see test_an_infeasibility_claim_without_certificate_is_not_believed)
+        out = real(lp, backend, batched, scale)
+        if backend == "cvxpy":
+            out.status[-1] = "infeasible"
         return out
 
-    monkeypatch.setattr(backend_cvxpy, "solve", infeasible_for_last)
+    monkeypatch.setattr(lp_module, "_solve_one_backend", infeasible_for_last)
     table = min_pay_all(p, backend="both")
     assert [r.status for r in table] == ["optimal", "optimal", "disagreement"]
     assert table[2].contract is None
     with pytest.raises(RuntimeError, match="disagreement"):
         optimal_contract(p, backend="both")
+
+
+@pytest.mark.parametrize("backend", ["highs", "cvxpy"])
+def test_an_infeasibility_claim_without_certificate_is_not_believed(monkeypatch, backend):
+    """A backend that calls a feasible LP infeasible (with no Farkas certificate, or a wrong one)
+    is overruled: the claim fails :func:`farkas_certified`, and the LP layer settles the LP itself
+    (phase 1 finds no certificate; the exact simplex finds the optimum)."""
+    from contractlab.solvers import backend_cvxpy
+    module = {"highs": backend_highs, "cvxpy": backend_cvxpy}[backend]
+    p = ContractProblem([[0.7, 0.3], [0.2, 0.8], [0.1, 0.9]], [0.0, 1.0, 1.5], [0.0, 3.0])
+    honest = min_pay_all(p, backend=backend)
+    real = module.solve
+
+    def infeasible_for_last(lp, **kwargs):
+        out = real(lp, **kwargs)
+        out.status[-1] = "infeasible"
+        out.farkas_ge[-1] = 1.0                  # not a certificate: b·y > 0 but A^T y is not <= 0
+        return out
+
+    monkeypatch.setattr(module, "solve", infeasible_for_last)
+    table = min_pay_all(p, backend=backend)
+    assert [r.status for r in table] == ["optimal"] * 3
+    assert table[2].expected_payment == pytest.approx(honest[2].expected_payment, rel=1e-12)
 
 
 @given(case=hostile_cases(), data=st.data())

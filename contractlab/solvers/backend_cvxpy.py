@@ -42,12 +42,24 @@ def _solve_one(c, A_ge, b_ge, A_eq, b_eq):
         status = _STATUS.get(problem.status, "error")
         if status in ("optimal", "infeasible", "unbounded"):
             break
-    if status != "optimal":
+    if status not in ("optimal", "infeasible"):
         return status, None, None, None
-    y_ge = np.asarray(cons[0].dual_value, dtype=float) if A_ge.shape[0] else np.zeros(0)
+    # For an infeasible problem cvxpy's duals are Clarabel's certificate of infeasibility (returned
+    # with x = None); the LP layer checks it as a Farkas certificate and finds another if it fails.
+    y_ge = _dual(cons[0], A_ge.shape[0]) if A_ge.shape[0] else np.zeros(0)
     # cvxpy's multiplier of an equality enters the Lagrangian with the opposite sign to ours.
-    y_eq = -np.asarray(cons[-1].dual_value, dtype=float) if A_eq.shape[0] else np.zeros(0)
-    return status, np.asarray(x.value, dtype=float), np.atleast_1d(y_ge), np.atleast_1d(y_eq)
+    y_eq = -_dual(cons[-1], A_eq.shape[0]) if A_eq.shape[0] else np.zeros(0)
+    if status == "infeasible":
+        return status, None, y_ge, y_eq
+    return status, np.asarray(x.value, dtype=float), y_ge, y_eq
+
+
+def _dual(constraint, n: int) -> np.ndarray:
+    """A constraint's dual as a float vector of length ``n`` (NaN if cvxpy has none)."""
+    value = constraint.dual_value
+    if value is None:
+        return np.full(n, np.nan)
+    return np.atleast_1d(np.asarray(value, dtype=float))
 
 
 #: Interior-point answers are strictly positive where a simplex answer has zeros (barrier
@@ -143,14 +155,19 @@ def _polish(lp: LPBatch, x, y_ge, y_eq):
     eq_rows = np.ones(len(b) - nge, dtype=bool)
     for active_ge in (slack <= POLISH_TOL, slack <= y_rel):
         act = np.flatnonzero(np.concatenate([active_ge, eq_rows]))
-        x_v, J_v, act = _to_vertex(A, b, lp.c[0], x, J, act, nge)
-        if len(J_v) and not len(act):
+        # On data spanning the float range (a probability of 5e-324) a step of the walk to the
+        # vertex can overflow; such a guess is then simply not accurate below, and dropped.
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            x_v, J_v, act = _to_vertex(A, b, lp.c[0], x, J, act, nge)
+            if (len(J_v) and not len(act)) or not np.isfinite(x_v).all():
+                continue
+            xp = np.zeros_like(x)
+            y = np.zeros(len(b))
+            if len(J_v):
+                xp[J_v] = np.linalg.lstsq(A[np.ix_(act, J_v)], b[act], rcond=None)[0]
+                y[act] = np.linalg.lstsq(A[np.ix_(act, J_v)].T, lp.c[0, J_v], rcond=None)[0]
+        if not (np.isfinite(xp).all() and np.isfinite(y).all()):
             continue
-        xp = np.zeros_like(x)
-        y = np.zeros(len(b))
-        if len(J_v):
-            xp[J_v] = np.linalg.lstsq(A[np.ix_(act, J_v)], b[act], rcond=None)[0]
-            y[act] = np.linalg.lstsq(A[np.ix_(act, J_v)].T, lp.c[0, J_v], rcond=None)[0]
         sol = LPSolution(np.array(["optimal"], dtype=object), xp[None], np.array([lp.c[0] @ xp]),
                          y[None, :nge], y[None, nge:], "cvxpy")
         if accurate(lp, sol)[0]:
@@ -164,6 +181,9 @@ def solve(lp: LPBatch) -> LPSolution:
     for b in range(lp.size):
         status, x, y_ge, y_eq = _solve_one(lp.c[b], lp.A_ge[b], lp.b_ge[b], lp.A_eq[b], lp.b_eq[b])
         out.status[b] = status
+        if status == "infeasible":
+            out.farkas_ge[b] = np.maximum(y_ge, 0.0)        # round-off below 0; the check decides
+            out.farkas_eq[b] = y_eq
         if status == "optimal":
             polished = _polish(lp.take([b]), x, y_ge, y_eq)
             if polished is not None:

@@ -15,6 +15,14 @@ the solver tolerance) are certified infeasible; blocks with (almost) no violatio
 :data:`FEASIBILITY_GAP`) are solved in one call; the few borderline blocks in between, whose
 verdict hangs on the solver tolerance, are solved one at a time. Bisection remains only as
 the fallback for what phase 1 cannot decide (an unbounded LP in the batched call).
+
+Infeasibility certificates
+--------------------------
+Every LP reported infeasible comes with a Farkas certificate for the LP layer to check
+(:func:`~contractlab.solvers.lp.farkas_certified`): the phase-1 duals of its block, or HiGHS'
+dual ray when it was solved alone. :func:`farkas_certificates` finds them on demand (phase 1,
+optionally in a box) for the LPs the layer is unsure of, e.g. one on which the dual simplex
+ends with status "unknown" because its Farkas combination cancels to 1e-11.
 """
 
 from __future__ import annotations
@@ -126,8 +134,15 @@ def _run(lp: LPBatch, presolve: bool = False) -> str:
 
 
 def _store(lp: LPBatch, out: LPSolution, idx: np.ndarray, status: str) -> None:
-    """Copy HiGHS' current solution of the sub-batch ``lp`` (rows ``idx`` of the whole) into ``out``."""
+    """Copy HiGHS' current solution of the sub-batch ``lp`` (rows ``idx`` of the whole) into ``out``.
+
+    For one LP found infeasible, HiGHS' dual ray (found by the dual simplex at no extra cost) is
+    stored as its Farkas certificate; the LP layer checks it (:func:`~contractlab.solvers.lp.farkas_certified`)
+    and looks for another where it is missing or does not pass.
+    """
     out.status[idx] = status
+    if status == "infeasible" and len(idx) == 1:
+        _store_dual_ray(lp, out, int(idx[0]))
     if status != "optimal":
         return
     h = _highs()
@@ -140,6 +155,25 @@ def _store(lp: LPBatch, out: LPSolution, idx: np.ndarray, status: str) -> None:
     out.objective[idx] = np.einsum("bv,bv->b", lp.c, x)
     out.y_ge[idx] = y[:, :nge]
     out.y_eq[idx] = y[:, nge:]
+
+
+def _store_dual_ray(lp: LPBatch, out: LPSolution, b: int) -> None:
+    """HiGHS' dual ray of the (single-LP) model just solved, as the Farkas certificate of LP ``b``.
+
+    For ``>=`` rows HiGHS' ray is in the sign convention of the LP layer (``y_ge >= 0``,
+    ``A^T y <= 0``, ``b·y > 0``); a ray of the opposite orientation is flipped.
+    """
+    _, has_ray, ray = _highs().getDualRay()
+    if not has_ray:
+        return
+    ray = np.asarray(ray, dtype=np.float64)
+    nge = lp.A_ge.shape[1]
+    if len(ray) != nge + lp.A_eq.shape[1]:
+        return
+    if float(np.dot(np.concatenate([lp.b_ge[0], lp.b_eq[0]]), ray)) < 0:
+        ray = -ray
+    out.farkas_ge[b] = np.maximum(ray[:nge], 0.0)        # round-off below 0; the check decides
+    out.farkas_eq[b] = ray[nge:]
 
 
 def _solve_range(lp: LPBatch, out: LPSolution, idx: np.ndarray, presolve: bool = False) -> None:
@@ -176,8 +210,46 @@ def _elastic(lp: LPBatch) -> LPBatch:
     return LPBatch(c, A_ge, lp.b_ge, A_eq, lp.b_eq)
 
 
-def _phase_one(lp: LPBatch) -> np.ndarray | None:
+def farkas_certificates(lp: LPBatch, box=np.inf) -> tuple[np.ndarray, np.ndarray] | None:
+    """Farkas certificates ``(y_ge, y_eq)`` for the LPs of a batch, from one phase-1 solve (``None`` if it fails).
+
+    The elastic LP (:func:`_elastic`) minimises the violation of the rows over ``0 <= x <= box``.
+    Its dual ``y`` (on the rows) and ``z >= 0`` (on the bounds ``x <= box``) satisfy
+    ``A_ge^T y_ge + A_eq^T y_eq <= z``, ``y_ge >= 0``, ``Σ y_ge <= 1``, ``|y_eq| <= 1``, and at the
+    optimum ``b·y − box Σ z`` is the minimal violation. When that is positive, no point of the
+    box meets the rows: ``A^T y <= z`` and ``b·y > box Σ z``, so every feasible point has an entry
+    above ``box``, and ``y`` is a Farkas certificate up to ``Σ_j (A^T y)_j^+ < b·y / box`` -- a
+    candidate for the LP layer's check (:func:`~contractlab.solvers.lp.farkas_certified`), which
+    accepts it when that excess is within the precision of the data. ``box = inf`` is plain phase
+    1 (``z = 0``, so ``A^T y <= 0``: the classical certificate). ``box`` is a number or one per
+    LP. For an LP with feasible points in the box ``b·y`` is 0 and ``y`` proves nothing.
+    """
+    box = np.broadcast_to(np.asarray(box, dtype=np.float64), (lp.size,))
+    nge = lp.A_ge.shape[1]
+    if nge + lp.A_eq.shape[1] == 0:
+        return lp.b_ge.copy(), lp.b_eq.copy()
+    p1 = _elastic(lp)
+    model = list(_block_diagonal(p1))
+    upper = model[8].reshape(lp.size, p1.n_vars).copy()
+    upper[:, :lp.n_vars] = box[:, None]                 # the box on x; the slacks stay free above
+    model[8] = np.ascontiguousarray(upper.ravel())
+    h = _highs()
+    h.setOptionValue("presolve", "off")
+    h.passModel(*model)
+    h.run()
+    if _STATUS.get(h.getModelStatus()) != "optimal":
+        return None
+    y = np.asarray(h.getSolution().row_dual).reshape(lp.size, -1)
+    return y[:, :nge], y[:, nge:]
+
+
+def _phase_one(lp: LPBatch, duals: bool = False):
     """Each LP's minimal violation divided by ``max(1, max|b|)``; ``None`` if phase 1 fails.
+
+    With ``duals=True``, ``(violation, y_ge, y_eq)``: the phase-1 duals, which are the Farkas
+    certificates of the infeasible LPs (see :func:`farkas_certificates`); they are read only if
+    some violation exceeds :data:`INFEASIBILITY_GAP` (else NaN: converting HiGHS' list of row
+    duals costs more than the rest of this function on a large batch of feasible LPs).
 
     A value above :data:`INFEASIBILITY_GAP` means every ``x >= 0`` violates some row by more
     than ``INFEASIBILITY_GAP * max(1, max|b|) / (1 + n_eq)``, ``1e4`` times the solver's
@@ -187,15 +259,23 @@ def _phase_one(lp: LPBatch) -> np.ndarray | None:
     the simplex alone is faster, and phase 1 only classifies, it never supplies a returned
     solution.
     """
-    if lp.A_ge.shape[1] + lp.A_eq.shape[1] == 0:
-        return np.zeros(lp.size)
+    nge = lp.A_ge.shape[1]
+    if nge + lp.A_eq.shape[1] == 0:
+        zeros = np.zeros(lp.size)
+        return (zeros, lp.b_ge.copy(), lp.b_eq.copy()) if duals else zeros
     p1 = _elastic(lp)
     if _run(p1, presolve=False) != "optimal":
         return None
-    x = np.asarray(_highs().getSolution().col_value).reshape(p1.c.shape)
+    sol = _highs().getSolution()
+    x = np.asarray(sol.col_value).reshape(p1.c.shape)
     violation = x[:, lp.n_vars:].sum(axis=1)
     scale = np.maximum(1.0, np.abs(np.concatenate([lp.b_ge, lp.b_eq], axis=1)).max(axis=1, initial=0.0))
-    return violation / scale
+    if not duals:
+        return violation / scale
+    if not (violation > INFEASIBILITY_GAP * scale).any():
+        return violation / scale, np.full(lp.b_ge.shape, np.nan), np.full(lp.b_eq.shape, np.nan)
+    y = np.asarray(sol.row_dual).reshape(lp.size, -1)
+    return violation / scale, y[:, :nge], y[:, nge:]
 
 
 def _solve_large(lp: LPBatch, out: LPSolution, idx: np.ndarray) -> None:
@@ -208,13 +288,17 @@ def _solve_large(lp: LPBatch, out: LPSolution, idx: np.ndarray) -> None:
     than it saves, and the simplex without presolve tells infeasible from unbounded by itself
     (HiGHS 1.15's presolve was seen to call an unbounded LP "infeasible").
     """
-    violation = _phase_one(lp.take(idx))
-    if violation is None:                               # cannot happen for a valid model; be safe
+    got = _phase_one(lp.take(idx), duals=True)
+    if got is None:                                     # cannot happen for a valid model; be safe
         _solve_range(lp, out, idx, presolve=False)
         return
+    violation, y_ge, y_eq = got
     infeasible = violation > INFEASIBILITY_GAP
     feasible = violation <= FEASIBILITY_GAP
     out.status[idx[infeasible]] = "infeasible"
+    # the phase-1 duals of these LPs are their Farkas certificates (checked by the LP layer)
+    out.farkas_ge[idx[infeasible]] = np.maximum(y_ge[infeasible], 0.0)
+    out.farkas_eq[idx[infeasible]] = y_eq[infeasible]
     if feasible.any():
         _solve_range(lp, out, idx[feasible], presolve=False)
     for b in idx[~infeasible & ~feasible]:

@@ -20,7 +20,10 @@ Exactness
 ---------
 Every factor is a power of two, so scaling and unscaling are exact in binary floating
 point: the scaled LP is *exactly* the original one in new units, and the backends see the
-same rational data the exact certificates of :mod:`contractlab.solvers.certify` read.
+same rational data the exact certificates of :mod:`contractlab.solvers.certify` read -- as long
+as no entry leaves the float range. One scalar ``β`` per right-hand side cannot keep both a
+cost difference of ``5e-324`` and one of 1 (the first underflows to 0); the LP layer's checks on
+the original data catch the consequences, and its exact fallback solves the original LP.
 
 The change of variables, for ``min c·x, A x >= b (or =), x >= 0``: ``A' = R A C``,
 ``b' = R b / β``, ``c' = C c / γ`` with positive diagonal ``R`` (rows), ``C`` (columns) and
@@ -94,10 +97,16 @@ def equilibrate(lp: LPBatch) -> tuple[LPBatch, Scaling]:
     C = np.ones((B, nv))
     M = A
     for _ in range(ROUNDS):
-        R = _clip(R * _inv_sqrt_pow2(_abs_max(M, axis=2)))
-        M = A * R[:, :, None] * C[:, None, :]
-        C = _clip(C * _inv_sqrt_pow2(_abs_max(M, axis=1)))
-        M = A * R[:, :, None] * C[:, None, :]
+        R_new = _clip(R * _inv_sqrt_pow2(_abs_max(M, axis=2)))
+        M = A * R_new[:, :, None] * C[:, None, :]
+        C_new = _clip(C * _inv_sqrt_pow2(_abs_max(M, axis=1)))
+        M = A * R_new[:, :, None] * C_new[:, None, :]
+        # A round that changes no factor leaves M as it was, so every later round would do the
+        # same: stop (the factors are exactly those of all ROUNDS rounds, in fewer steps).
+        stationary = (R_new == R).all() and (C_new == C).all()
+        R, C = R_new, C_new
+        if stationary:
+            break
     gamma = 1.0 / R[:, 0]
     R, M = R[:, 1:], M[:, 1:]
     b = np.concatenate([lp.b_ge, lp.b_eq], axis=1) * R
@@ -106,15 +115,30 @@ def equilibrate(lp: LPBatch) -> tuple[LPBatch, Scaling]:
     beta = _pow2(_abs_max(b, axis=1), max_exponent=1000)
     b = b / beta[:, None]
     c = lp.c * C / gamma[:, None]
-    scaled = LPBatch(c=c, A_ge=M[:, :nge], b_ge=b[:, :nge], A_eq=M[:, nge:], b_eq=b[:, nge:])
+    # the precision of each entry (LPBatch.A_scale) is scaled with the entry
+    A_scale = None if lp.A_scale is None else lp.A_scale * R[:, :, None] * C[:, None, :]
+    scaled = LPBatch(c=c, A_ge=M[:, :nge], b_ge=b[:, :nge], A_eq=M[:, nge:], b_eq=b[:, nge:], A_scale=A_scale)
     return scaled, Scaling(rows=R, cols=C, beta=beta, gamma=gamma)
 
 
 def unscale(lp: LPBatch, sol: LPSolution, scaling: Scaling) -> LPSolution:
     """Map a solution of the scaled batch back to the original units (objective recomputed)."""
     nge = lp.A_ge.shape[1]
-    x = sol.x * scaling.cols * scaling.beta[:, None]
-    y = np.concatenate([sol.y_ge, sol.y_eq], axis=1) * scaling.rows * scaling.gamma[:, None]
+    with np.errstate(over="ignore"):   # a value beyond the float range becomes inf (lp._settle rejects it)
+        x = sol.x * scaling.cols * scaling.beta[:, None]
+        y = np.concatenate([sol.y_ge, sol.y_eq], axis=1) * scaling.rows * scaling.gamma[:, None]
+    # A Farkas certificate maps back with the row factors alone, its scale being immaterial: the
+    # combination A^T y of the original rows is the scaled one divided by the (positive) column
+    # factors, and b·y is the scaled one times β, so the signs that make it a certificate carry
+    # over. It is brought to largest entry 1 first, so that the row factors cannot overflow it.
+    farkas = np.full((lp.size, scaling.rows.shape[1]), np.nan)
+    inf = np.flatnonzero(sol.status == "infeasible")
+    if len(inf):
+        f = np.concatenate([sol.farkas_ge[inf], sol.farkas_eq[inf]], axis=1)
+        size = np.abs(f).max(axis=1, initial=0.0)
+        ok = np.isfinite(size) & (size > 0)
+        f[ok] = f[ok] / size[ok, None]
+        farkas[inf] = f * scaling.rows[inf]
     objective = np.where(np.isfinite(x).all(axis=1), np.einsum("bv,bv->b", lp.c, np.nan_to_num(x)), np.nan)
     return LPSolution(status=sol.status, x=x, objective=objective, y_ge=y[:, :nge], y_eq=y[:, nge:],
-                      backend=sol.backend)
+                      backend=sol.backend, farkas_ge=farkas[:, :nge], farkas_eq=farkas[:, nge:])

@@ -89,14 +89,21 @@ def min_pay_lps(F: np.ndarray, c: np.ndarray, actions: np.ndarray, participation
     others = _others(n, actions)
     Fi = F[rows, actions]                                     # (B, m)
     ci = c[rows, actions]
-    A_ge = Fi[:, None, :] - F[rows[:, None], others]          # (B, n-1, m)
+    Fk = F[rows[:, None], others]                             # (B, n-1, m)
+    A_ge = Fi[:, None, :] - Fk
+    # The probabilities an IC entry is the difference of: it is known only to their precision
+    # (their last digits), which can be far coarser than the difference itself. The LP layer
+    # judges infeasibility relative to this (lp.farkas_certified, lp.DATA_TOL).
+    A_scale = np.abs(Fi)[:, None, :] + np.abs(Fk)
     if prob_diff_tol > 0:
         A_ge = A_ge * (np.abs(A_ge) > prob_diff_tol)
     b_ge = ci[:, None] - c[rows[:, None], others] + ic_margin
     if participation is not None:
         A_ge = np.concatenate([A_ge, Fi[:, None, :]], axis=1)
+        A_scale = np.concatenate([A_scale, np.abs(Fi)[:, None, :]], axis=1)
         b_ge = np.concatenate([b_ge, (ci + participation)[:, None]], axis=1)
-    return LPBatch(c=Fi.copy(), A_ge=A_ge, b_ge=b_ge, A_eq=np.zeros((B, 0, m)), b_eq=np.zeros((B, 0)))
+    return LPBatch(c=Fi.copy(), A_ge=A_ge, b_ge=b_ge, A_eq=np.zeros((B, 0, m)), b_eq=np.zeros((B, 0)),
+                   A_scale=A_scale)
 
 
 def solve_min_pay_arrays(F: np.ndarray, c: np.ndarray, actions: np.ndarray, backend: str = "highs",
