@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..theory.errors import InvalidInstanceError
 from .common import EXIT_OK, add_budget_options, apply_budget_options, print_json, stdout_console
 
 
@@ -17,10 +16,9 @@ def add_parser(sub) -> None:
     c.add_argument("--agent-policy", metavar="FILE",
                    help="an agent_policy JSON file ({'kind': 'agent_policy', 'version': 1, 'action': [...]}) or a "
                         "contract_policy file whose actions the agent plays: report its regret")
-    c.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
-                   help="discounted cyclic instances: time budget of the iterative reference (meta-algorithm) "
-                        "and best responses (default 60); a reference that did not converge is reported as such")
-    add_budget_options(c)
+    add_budget_options(c, time_limit_help=(
+        "discounted cyclic instances: time budget of the iterative reference (meta-algorithm) and best "
+        "responses; a reference that did not converge is reported as such"))
     c.set_defaults(run=run)
 
 
@@ -32,8 +30,6 @@ def run(args) -> int:
     from ..theory.documents import load_contract_policy
 
     apply_budget_options(args)
-    if not args.time_limit > 0:  # also refuses nan
-        raise InvalidInstanceError("--time-limit", f"must be > 0 seconds, got {args.time_limit}")
     mdp = fileio.load(args.instance, expect="pamdp")
     policy = load_contract_policy(args.policy)
     agent = None if args.agent_policy is None else load_agent_policy(args.agent_policy)

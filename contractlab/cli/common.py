@@ -87,8 +87,16 @@ def run_guarded(fn, args) -> int:
 
 # --------------------------------------------------------------------------- options shared by commands
 
-def add_budget_options(parser: argparse.ArgumentParser) -> None:
-    """``--max-memory`` and ``--max-file-size`` (see :mod:`contractlab.theory.budget`)."""
+#: Default of ``--time-limit`` (seconds), as :data:`contractlab.solvers.meta_algorithm.TIME_LIMIT`.
+DEFAULT_TIME_LIMIT = 60.0
+
+
+def add_budget_options(parser: argparse.ArgumentParser, time_limit_help: str | None = None) -> None:
+    """``--max-memory`` and ``--max-file-size`` (see :mod:`contractlab.theory.budget`), and
+    ``--time-limit`` when the command runs iterations that may not converge."""
+    if time_limit_help is not None:
+        parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
+                            help=f"{time_limit_help} (default {DEFAULT_TIME_LIMIT:g})")
     parser.add_argument("--max-memory", metavar="SIZE",
                         help="refuse work estimated to need more memory than this (default 8GiB; e.g. 16GiB)")
     parser.add_argument("--max-file-size", metavar="SIZE",
@@ -96,8 +104,12 @@ def add_budget_options(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_budget_options(args) -> None:
-    """Put ``--max-memory`` / ``--max-file-size`` into force for this process (checked first)."""
+    """Put ``--max-memory`` / ``--max-file-size`` into force for this process and check
+    ``--time-limit`` (before any work)."""
     from ..theory import budget
+    limit = getattr(args, "time_limit", None)
+    if limit is not None and not limit > 0:  # also refuses nan
+        raise InvalidInstanceError("--time-limit", f"must be > 0 seconds, got {limit}")
     for option, env in (("max_memory", budget.MEMORY_ENV), ("max_file_size", budget.FILE_SIZE_ENV)):
         value = getattr(args, option, None)
         if value is not None:
