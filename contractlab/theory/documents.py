@@ -193,7 +193,7 @@ def _pamdp_solution_to_dict(sol: PAMDPSolution) -> dict:
     return doc
 
 
-def load_contract_policy(path, max_bytes: int | None = None) -> ContractPolicy:
+def load_contract_policy(path) -> ContractPolicy:
     """A ``ContractPolicy`` from a ``contract_policy`` file or the policy of a ``pamdp_solution``."""
     from .fileio import load
     obj = load(path)
