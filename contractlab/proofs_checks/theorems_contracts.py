@@ -333,3 +333,49 @@ def check_backends(p: ContractProblem) -> Evidence:
         if a.implementable:
             items.append(Evidence.equal(b.expected_payment, a.expected_payment, 1e-8, f"action {a.action}"))
     return Evidence.combine(items) if items else Evidence.vacuous("no implementable action")
+
+
+@st.composite
+def problems_with_twin(draw):
+    """A contract problem with one action duplicated at another position (same outcome row,
+    same cost): the two are equally good for everyone, so ties are certain, not rare."""
+    p = draw(contract_problems())
+    j = draw(st.integers(0, p.n_actions - 1))
+    k = draw(st.integers(0, p.n_actions))
+    F = np.insert(p.outcome_probs, k, p.outcome_probs[j], axis=0)
+    c = np.insert(p.costs, k, p.costs[j])
+    return ContractProblem(F, c, p.rewards)
+
+
+@theorem("contracts.ties_to_lowest_index",
+         "Two actions with the same outcome distribution and cost have the same minimum payment and the same "
+         "principal utility; among actions whose utility is within OPTIMALITY_TOL of the best, the optimal "
+         "contract implements the one with the lowest index, and the first best breaks ties the same way.",
+         f"{DRT19}, Section 2 (the principal's problem depends on an action only through (F_i, c_i)); the tie "
+         "rule documented in contractlab.solvers.optimal", problems_with_twin)
+def check_ties_to_lowest_index(p: ContractProblem) -> Evidence:
+    from ..solvers.optimal import OPTIMALITY_TOL
+    F, c = p.outcome_probs, p.costs
+    twins = [(i, k) for i in range(p.n_actions) for k in range(i + 1, p.n_actions)
+             if np.array_equal(F[i], F[k]) and c[i] == c[k]]
+    opt = optimal_contract(p)
+    items = []
+    pay = np.array([r.expected_payment for r in opt.table])
+    for i, k in twins:
+        if np.isfinite(pay[i]) != np.isfinite(pay[k]):
+            return Evidence(pay[k], pay[i], -math.inf, False, f"twins {i} and {k}: one implementable, one not")
+        if np.isfinite(pay[i]):
+            items.append(Evidence.equal(pay[k], pay[i], TOL, f"twins {i} and {k}: MINPAY"))
+    # utilities recomputed from the data and the table (R_i − MINPAY_i), not read from the result
+    u = np.where(np.isfinite(pay), F @ p.rewards - np.where(np.isfinite(pay), pay, 0.0), -np.inf)
+    best = u.max()
+    tied = np.flatnonzero(u >= best - OPTIMALITY_TOL)
+    lowest = int(tied[0])
+    items.append(Evidence(opt.action, lowest, 0.0 if opt.action == lowest else -1.0, opt.action == lowest,
+                          f"optimal action {opt.action}, lowest tied action {lowest} (tied: {tied.tolist()})"))
+    w = F @ p.rewards - c
+    fb_lowest = int(np.flatnonzero(w >= w.max() - TOL)[0])
+    fb = first_best(p).action
+    items.append(Evidence(fb, fb_lowest, 0.0 if fb == fb_lowest else -1.0, fb == fb_lowest,
+                          f"first-best action {fb}, lowest tied action {fb_lowest}"))
+    return Evidence.combine(items)
