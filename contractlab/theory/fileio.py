@@ -457,28 +457,16 @@ def save(obj: Any, path: str | os.PathLike, npz_threshold: int | None = None, co
     npz = path.with_suffix(".npz")
     data.update({k: {"npz": k} for k in big})
     text = dumps(data)
-    fd, tmp = tempfile.mkstemp(prefix=f".{npz.name}.", suffix=".tmp.npz", dir=npz.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write_npz(fh, big, compress)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _default_mode())
-        if path.is_dir():  # fail before touching the .npz (os.replace would fail on the JSON below)
-            raise IsADirectoryError(21, "Is a directory", str(path))
-        npz_existed = npz.exists()
-        os.replace(tmp, npz)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    if path.is_dir():  # fail before touching the .npz (the JSON could not be put in place)
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    npz_existed = npz.exists()
+    write_atomic(npz, lambda fh: write_npz(fh, big, compress), binary=True)
     try:
         write_text_atomic(path, text)
     except BaseException:
         if not npz_existed:
             npz.unlink(missing_ok=True)
         raise
-
 
 __all__ = ["FileKind", "register_kind", "from_dict", "to_dict", "kind_of", "read_kind", "loads", "load",
            "load_problem", "dumps", "save", "write_atomic", "write_text_atomic", "write_npz", "NpzReader",

@@ -43,6 +43,13 @@ _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, No
                struct.error, KeyError, OverflowError, SyntaxError, TypeError, IndexError)
 
 
+#: The private ``zipfile`` names the direct read of an uncompressed member uses (present in every
+#: CPython this project supports); without them members are read through ``zipfile`` (about
+#: 0.1 s slower on the 84 MB of a depth-20 tree).
+_DIRECT_READ = all(hasattr(zipfile, name) for name in (
+    "sizeFileHeader", "stringFileHeader", "structFileHeader", "_FH_FILENAME_LENGTH", "_FH_EXTRA_FIELD_LENGTH"))
+
+
 def _read_exact(fh, n: int, what: str) -> bytes:
     data = fh.read(n)
     if len(data) != n:
@@ -150,7 +157,7 @@ class NpzReader:
                 flat = np.empty(count, dtype=dtype)
                 if nbytes:
                     view = memoryview(flat.view(np.uint8))
-                    if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1 and \
+                    if _DIRECT_READ and info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1 and \
                             info.compress_size == info.file_size:
                         self._read_stored(info, header_end, view)
                     else:
