@@ -131,14 +131,17 @@ class PAMDPSolution:
     principal_value: float
     agent_value: float
     initial_state: int
-    action: np.ndarray
-    contract: np.ndarray
+    policy: ContractPolicy
     expected_payment: np.ndarray
     extra: dict
 
     @property
-    def policy(self) -> ContractPolicy:
-        return ContractPolicy(action=self.action, contract=self.contract)
+    def action(self) -> np.ndarray:
+        return self.policy.action
+
+    @property
+    def contract(self) -> np.ndarray:
+        return self.policy.contract
 
 
 #: Fields of a ``pamdp_solution`` besides kind and version, and the ones that may be arrays.
@@ -180,7 +183,7 @@ def _pamdp_solution_from_dict(data: dict) -> PAMDPSolution:
     if isinstance(s0, bool) or not isinstance(s0, int) or s0 < 0:
         raise InvalidFileError("initial_state", "expected an integer >= 0")
     extra = {k: v for k, v in data.items() if k in _PAMDP_SOLUTION_FIELDS and k not in PAMDP_SOLUTION_ARRAYS}
-    return PAMDPSolution(values["principal_value"], values["agent_value"], int(s0), policy.action, policy.contract,
+    return PAMDPSolution(values["principal_value"], values["agent_value"], int(s0), policy,
                          pay, extra)
 
 
