@@ -25,6 +25,11 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_stackelberg",
     "contractlab.proofs_checks.theorems_pamdp",
     "contractlab.proofs_checks.theorems_learning",
+    "contractlab.proofs_checks.theorems_ties",
+    "contractlab.proofs_checks.theorems_minpay",
+    "contractlab.proofs_checks.theorems_certificates",
+    "contractlab.proofs_checks.theorems_lp",
+    "contractlab.proofs_checks.theorems_bounds",
 )
 
 #: Default numerical tolerance of a check (absolute, scaled by max(1, |bound|)).

@@ -4,7 +4,9 @@ Ivanov, Dütting, Talgam-Cohen, Wang, Parkes, *Principal-Agent Reinforcement Lea
 (arXiv 2407.18074), Section 5 / Appendix D. The proofs are in the docstring of
 :mod:`contractlab.proofs_checks.nudging`. Drawn instances: the paper's binary game trees
 (App. D.1), random trees and DAGs with 1–3 actions and 2–3 outcomes, and cyclic instances
-with a finite horizon; noise levels ``E`` in ``[0.001, 0.5]``.
+with a finite horizon, with discounts over (0, 1) and non-degenerate agent values
+(:func:`~contractlab.proofs_checks.theorems_pamdp.pamdp_instances`); noise levels ``E`` in
+``[0.001, 0.5]``.
 """
 
 from __future__ import annotations
@@ -15,26 +17,19 @@ from hypothesis import strategies as st
 from ..solvers.pamdp_policy import agent_best_response
 from ..solvers.spe import TIE_TOL, solve_spe, spe_backup
 from ..theory.pamdp import PrincipalAgentMDP
-from ..theory.pamdp_families import binary_game_tree, random_dag, random_discounted, random_tree
 from .nudging import margin_cost, nudging_experiment
 from .policy_check import check_policy
 from .registry import Evidence, theorem
-from .theorems_pamdp import PARL, _with_horizon, pamdp_instances
+from .theorems_pamdp import PARL, pamdp_instances
 
 TOL = 1e-7
 
 
 def nudging_mdps():
-    """Trees, DAGs and finite horizons (what backward induction handles), at least 2 outcomes."""
-    seeds = st.integers(0, 2**32 - 1)
-    return st.one_of(
-        st.builds(binary_game_tree, st.integers(1, 5), seeds),
-        st.builds(random_tree, st.integers(1, 3), st.integers(1, 3), st.integers(2, 3), seeds),
-        st.builds(random_dag, st.integers(1, 25), st.integers(1, 3), st.integers(2, 3), seeds),
-        st.builds(lambda n, a, k, g, s, h: _with_horizon(random_discounted(n, a, k, g, s), h),
-                  st.integers(1, 6), st.integers(1, 3), st.integers(2, 3), st.sampled_from([0.5, 0.9]),
-                  seeds, st.integers(1, 4)),
-    )
+    """Trees, DAGs and finite horizons (what backward induction handles), at least 2 outcomes: the
+    paper's binary trees as published and every family with a discount drawn over (0, 1) and shifted
+    agent rewards (:func:`~contractlab.proofs_checks.theorems_pamdp.pamdp_instances`)."""
+    return pamdp_instances(min_outcomes=2)
 
 
 def nudging_instances():
@@ -175,3 +170,4 @@ def check_policy_is_perfect(mdp: PrincipalAgentMDP, policy=None) -> Evidence:
          f"{PARL}, Section 3 (SPE); contractlab's policy check", pamdp_instances)
 def _check_policy_is_perfect(mdp: PrincipalAgentMDP) -> Evidence:
     return check_policy_is_perfect(mdp)
+

@@ -1,7 +1,11 @@
 """Theorems about principal-agent MDPs and their subgame-perfect equilibria (arXiv 2407.18074).
 
 Drawn instances: the paper's random binary game trees (Appendix D.1), random trees and DAGs
-with 2–3 actions and outcomes, and cyclic instances with a finite horizon.
+with 1–3 actions and outcomes, and cyclic instances with a finite horizon. Apart from the
+published binary trees (``γ = 1``), every instance gets a discount drawn over ``(0, 1)`` (floats
+in ``[0.05, 0.95]`` and a grid; ``1`` where the game is finite) and a per-state shift of the
+agent's rewards (:func:`lively`), so that the agent's values, and hence the continuation values
+that enter the incentive constraints one step earlier, are neither zero nor undiscounted.
 """
 
 from __future__ import annotations
@@ -25,16 +29,48 @@ def _with_horizon(m: PrincipalAgentMDP, horizon: int) -> PrincipalAgentMDP:
                              next_state=m.next_state, discount=m.discount, horizon=horizon)
 
 
-def pamdp_instances():
-    """Small PA-MDPs of every kind ``solve_spe`` handles."""
+def discounts(finite: bool = True):
+    """Discounts over the open interval (0, 1), floats in [0.05, 0.95], plus the grid values 0.5
+    and 0.9 (and 1.0 when ``finite``: trees, DAGs and finite horizons allow it)."""
+    grid = [0.5, 0.9, 1.0] if finite else [0.5, 0.9]
+    return st.one_of(st.floats(0.05, 0.95), st.sampled_from(grid))
+
+
+def lively(mdp: PrincipalAgentMDP, discount: float, seed: int) -> PrincipalAgentMDP:
+    """``mdp`` with discount ``discount`` and the agent's rewards at every state shifted by a
+    constant drawn from U[−1, 1] (seeded).
+
+    A constant shift at a state leaves the incentives at that state unchanged, but it makes the
+    agent's values non-zero and different across states, so that at every predecessor the agent's
+    discounted continuation differs across outcomes and enters the incentive constraints (the
+    generators' agent rewards are effort costs with a free action 0, whose values are mostly 0).
+    """
+    rng = np.random.default_rng(seed)
+    shift = rng.uniform(-1.0, 1.0, (mdp.n_states, 1))
+    return PrincipalAgentMDP(mdp.outcome_probs, mdp.agent_rewards + shift, mdp.principal_rewards,
+                             transitions=mdp.transitions, next_state=mdp.next_state, discount=discount,
+                             horizon=mdp.horizon, initial_state=mdp.initial_state)
+
+
+def _finite_families(min_outcomes: int = 1):
+    """Trees, DAGs and cyclic instances with a finite horizon (at least ``min_outcomes`` outcomes)."""
     seeds = st.integers(0, 2**32 - 1)
     return st.one_of(
         st.builds(binary_game_tree, st.integers(1, 5), seeds),
-        st.builds(random_tree, st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), seeds),
-        st.builds(random_dag, st.integers(1, 25), st.integers(1, 3), st.integers(1, 3), seeds),
-        st.builds(lambda n, a, k, g, s, h: _with_horizon(random_discounted(n, a, k, g, s), h),
-                  st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.sampled_from([0.0, 0.5, 0.9]), seeds,
-                  st.integers(1, 4)),
+        st.builds(random_tree, st.integers(1, 3), st.integers(1, 3), st.integers(min_outcomes, 3), seeds),
+        st.builds(random_dag, st.integers(1, 25), st.integers(1, 3), st.integers(min_outcomes, 3), seeds),
+        st.builds(lambda n, a, k, s, h: _with_horizon(random_discounted(n, a, k, 0.5, s), h),
+                  st.integers(1, 6), st.integers(1, 3), st.integers(min_outcomes, 3), seeds, st.integers(1, 4)),
+    )
+
+
+def pamdp_instances(min_outcomes: int = 1):
+    """Small PA-MDPs of every kind ``solve_spe`` handles: the paper's binary game trees as published
+    (``γ = 1``), and every family with a drawn discount and shifted agent rewards (:func:`lively`)."""
+    seeds = st.integers(0, 2**32 - 1)
+    return st.one_of(
+        st.builds(binary_game_tree, st.integers(1, 5), seeds),
+        st.builds(lively, _finite_families(min_outcomes), discounts(), seeds),
     )
 
 
@@ -180,11 +216,13 @@ def check_meta_exact_near_end(args) -> Evidence:
 
 
 def _discounted_instances():
+    """Small discounted cyclic instances (stochastic transitions, or outcome = next state), with a
+    discount drawn over (0, 1) and shifted agent rewards (:func:`lively`)."""
     seeds = st.integers(0, 2**32 - 1)
-    return st.one_of(
-        st.builds(random_discounted, st.integers(1, 6), st.integers(1, 3), st.integers(1, 3),
-                  st.sampled_from([0.0, 0.5, 0.8, 0.9]), seeds),
-        st.builds(contractual_rl, st.integers(1, 4), st.integers(1, 3), st.sampled_from([0.5, 0.8]), seeds))
+    families = st.one_of(
+        st.builds(random_discounted, st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.just(0.5), seeds),
+        st.builds(contractual_rl, st.integers(1, 4), st.integers(1, 3), st.just(0.5), seeds))
+    return st.builds(lively, families, discounts(finite=False), seeds)
 
 
 @theorem("operator.contraction",

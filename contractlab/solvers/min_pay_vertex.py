@@ -253,7 +253,8 @@ def _two_actions(Fi, a, d, feasibility_tol, singular_tol):
     ``d = c_i − c_k (B,)``; returns ``(t (B, m), payment (B,), implementable (B,))``.
 
     Pays ``d / (F_i[j] − F_k[j])`` on the outcome ``j`` of lowest ``F_i[j] / (F_i[j] − F_k[j])``
-    (highest likelihood ratio ``F_i[j] / F_k[j]``; ties to the lowest ``j``), nothing if ``d <= 0``
+    (highest likelihood ratio ``F_i[j] / F_k[j]``; ties within :data:`PAYMENT_TIE_TOL`, relative, to
+    the lowest ``j``), nothing if ``d <= 0``
     (within ``feasibility_tol``). Outcomes with ``F_i[j] − F_k[j] <= singular_tol`` are not used.
     Written without data-dependent branches (``np.where`` / boolean indexing on random masks
     cost several times more than arithmetic on a million pairs). Two outcomes go through
@@ -273,7 +274,10 @@ def _two_actions(Fi, a, d, feasibility_tol, singular_tol):
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = Fi / den                                 # cost per unit of IC slack; inf (or nan) if unusable
     np.nan_to_num(unit, copy=False, nan=np.inf, posinf=np.inf)
-    j = np.argmin(unit, axis=1)
+    # the first outcome whose cost is within the tie tolerance of the cheapest (exact ties can
+    # differ by an ulp in floats, and then argmin alone would not take the lowest j)
+    umin = unit.min(axis=1)
+    j = np.argmax(unit <= (umin * (1.0 + PAYMENT_TIE_TOL) + PAYMENT_TIE_TOL)[:, None], axis=1)
     ok = free | (unit[rows, j] < np.inf)
     pay_on = ok & ~free
     value = (d * pay_on) / (den[rows, j] + ~pay_on)     # d / (F_i[j] − F_k[j]) where paying, else 0
@@ -289,8 +293,8 @@ def _two_outcomes(F0, F1, a0, a1, d, feasibility_tol, singular_tol, shared=None)
     (``value`` is 0 where nothing is paid), and ``payment = F_i · t`` (not yet ``inf`` where not
     implementable).
 
-    The same floating-point operations as the general case, arranged for speed: ``argmin`` of
-    two columns is a comparison (ties to outcome 0), ``fmin(x, inf)`` replaces the NaN of ``0/0``
+    The same floating-point operations as the general case, arranged for speed: the choice between
+    two columns is a comparison (ties within :data:`PAYMENT_TIE_TOL` to outcome 0), ``fmin(x, inf)`` replaces the NaN of ``0/0``
     by ``inf`` exactly (the only NaN: ``F_i >= 0`` and the denominator is ``>= +0.0``, so there is
     no ``−inf`` either), the smaller of the two costs is finite exactly when the chosen one is,
     and ``implementable & ~free`` is ``finite & ~free``. ``shared`` optionally gives
@@ -308,7 +312,7 @@ def _two_outcomes(F0, F1, a0, a1, d, feasibility_tol, singular_tol, shared=None)
     with np.errstate(divide="ignore", invalid="ignore"):
         unit0 = np.fmin(F0 / den0, np.inf)              # cost per unit of IC slack; inf if unusable
         unit1 = np.fmin(F1 / den1, np.inf)
-    second = unit1 < unit0
+    second = unit1 * (1.0 + PAYMENT_TIE_TOL) + PAYMENT_TIE_TOL < unit0   # outcome 1 only if clearly cheaper
     finite = np.minimum(unit0, unit1) < np.inf
     pay_on = finite & ~free
     value = (d * pay_on) / (np.where(second, den1, den0) + ~pay_on)   # d / (F_i[j] − F_k[j]) where paying
@@ -449,7 +453,8 @@ def _enumerate(Fi, A, b, feasibility_tol, singular_tol, tie_tol):
         for q in range(1, k):
             pay += Fi[J[:, q]] * tJ[:, q]
         pay[~feasible] = np.inf
-        c = np.argmin(pay, axis=0)                                         # first of equal payments
+        pmin = pay.min(axis=0)                                             # first of equal payments:
+        c = np.argmax(pay <= pmin + payment_tie_scale(pmin, np.isfinite(pmin), tie_tol), axis=0)
         pay_k = pay[c, cols]
         finite = np.isfinite(pay_k)
         better = finite & (pay_k < best_pay - payment_tie_scale(pay_k, finite, tie_tol))
