@@ -140,9 +140,10 @@ CATALOGUE: list[Mutation] = [
       "evidence field ic_slacks reported with the wrong sign"),
     # ---- min_pay_vertex.py --------------------------------------------------------------------
     M("vertex_two_action_argmax", "min_pay_vertex.py",
-      "j = np.argmin(unit, axis=1)",
-      "j = np.argmax(unit, axis=1)",
-      "two-action closed form pays on the worst likelihood ratio instead of the best"),
+      "j = np.argmax(unit <= (umin",
+      "j = np.argmax(unit >= (umin",
+      "two-action closed form: the cheapest-outcome test reversed (pays on the first outcome, not the best "
+      "likelihood ratio)"),
     M("vertex_zero_contract_any", "min_pay_vertex.py",
       "found = (b <= feasibility_tol * scale_b).all(axis=0)",
       "found = (b <= feasibility_tol * scale_b).any(axis=0)",
