@@ -203,3 +203,17 @@ def test_discount_near_one_stops_at_the_time_limit_with_exit_3(tmp_path):
     assert doc["converged"] is False and doc["reason"] in ("time budget", "iteration budget")
     assert "not converged" in out.stderr and out.stderr.count("\n") == 1
     assert run("solve", f, "--time-limit", "0").returncode == 2
+
+
+def test_regret_json_parses_and_stderr_is_clean():
+    """``regret --json``: the whole of stdout is one regret_run document (infinite or undefined
+    numbers written as null), nothing on stderr; with a run too small for the sublinearity test too."""
+    for argv in (["--horizons", "10,100,1000,3000,10000", "--seeds", "20"],
+                 ["--learner", "ucb1", "--adversary", "bernoulli", "--horizons", "10", "--seeds", "1"]):
+        out = run("regret", *argv, "--json", "--no-progress")
+        assert out.returncode == 0, (argv, out.stderr)
+        doc = json.loads(out.stdout)
+        assert doc["kind"] == "regret_run" and doc["version"] == 1
+        assert doc["sublinearity"]["verdict"] in ("sublinear", "linear", "inconclusive")
+        assert len(doc["regret"]) == len(doc["seeds"]) and len(doc["regret"][0]) == len(doc["horizons"])
+        assert out.stderr == ""

@@ -25,6 +25,9 @@ Kinds
     a :class:`PAMDPSolution`, whose :attr:`PAMDPSolution.policy` is a ``ContractPolicy``.
 ``stackelberg_solution`` (v1), ``learning_curve`` (v1), ``verify_results`` (v1)
     As written by ``solve`` on a ``bimatrix_game``, ``learn --curve`` and ``verify --out``.
+``regret_run`` (v1)
+    A no-regret run as written by ``regret --out``: regret per seed and horizon, the bound that
+    applies, the fitted slope and the sublinearity verdict; loads as a :class:`RegretRunResult`.
 """
 
 from __future__ import annotations
@@ -274,3 +277,155 @@ def _register() -> None:
 
 
 _register()
+
+
+# --------------------------------------------------------------------------- no-regret runs
+
+#: Version of the ``regret_run`` kind.
+REGRET_RUN_VERSION = 1
+#: Fields of a ``regret_run`` that may sit in the ``.npz`` sibling.
+REGRET_RUN_ARRAYS = ("seeds", "horizons", "regret")
+_REGRET_RUN_FIELDS = {"learner", "adversary", "runs", "quantity", "seeds", "horizons", "regret", "level",
+                      "mean_regret", "ci", "bound", "bound_note", "ratio", "sublinearity"}
+_REGRET_RUNS = ("per_horizon", "single")
+_REGRET_QUANTITIES = ("regret", "pseudo_regret")
+_REGRET_VERDICTS = ("sublinear", "linear", "inconclusive")
+
+
+@dataclass(frozen=True, eq=False)
+class RegretRunResult:
+    """A ``regret_run`` document (version 1): what ``contractlab regret`` prints with ``--json``
+    and writes with ``--out``; ``fileio.load`` reads it back as this object.
+
+    ``learner``: ``{"name", "eta", "learning_rate"}`` (``eta`` null when tuned to the horizon;
+    ``learning_rate`` says how it was set). ``adversary``: ``{"name", "n_actions", ...}`` with the
+    adversary's parameters. ``runs``: ``"per_horizon"`` (one run of each horizon ``T_j``, the
+    learner tuned to it) or ``"single"`` (one run of the largest horizon, recorded at every
+    ``T_j``). ``quantity``: ``"regret"`` (regret against the best fixed action in hindsight: of
+    the mixed strategies with full information, of the played actions with bandit feedback) or
+    ``"pseudo_regret"`` (UCB1 on a stochastic adversary). ``regret[seed, j]``: the quantity of each
+    seed at ``horizons[j]``; ``mean_regret`` and ``ci`` (``(J, 2)``, Student-t at ``level``; null
+    for a single seed) summarise it. ``bound``: ``{"name", "expression", "source", "holds",
+    "values"}`` (``holds`` is ``"surely"`` or ``"in expectation"``, ``values`` the bound at each
+    horizon) or null with ``bound_note`` saying why no bound applies; ``ratio``: ``mean_regret /
+    bound`` (null without a positive bound). ``sublinearity``: ``{"verdict", "criterion",
+    "reason", "slope", "slope_ci", "tested"}`` from
+    :func:`contractlab.proofs_checks.sublinearity.sublinearity_test` (``tested`` false when the
+    run is too small for the test: the verdict is then ``"inconclusive"`` and ``reason`` says
+    why; ``slope`` may still be the plain least-squares fit, ``slope_ci`` null).
+    """
+
+    learner: dict
+    adversary: dict
+    runs: str
+    quantity: str
+    seeds: np.ndarray
+    horizons: np.ndarray
+    regret: np.ndarray
+    level: float
+    mean_regret: np.ndarray
+    ci: np.ndarray | None
+    bound: dict | None
+    bound_note: str | None
+    ratio: np.ndarray | None
+    sublinearity: dict
+
+    @property
+    def verdict(self) -> str:
+        return self.sublinearity["verdict"]
+
+
+def regret_run_document(result: RegretRunResult) -> dict:
+    """``kind: regret_run`` (see :class:`RegretRunResult`); non-finite numbers become null."""
+    bound = None
+    if result.bound is not None:
+        bound = dict(result.bound)
+        bound["values"] = np.asarray(bound["values"], dtype=np.float64)
+    sub = dict(result.sublinearity)
+    sub["slope"] = None if sub.get("slope") is None else finite_or_none(sub["slope"])
+    if sub.get("slope_ci") is not None:
+        sub["slope_ci"] = [finite_or_none(x) for x in sub["slope_ci"]]
+    return {"kind": "regret_run", "version": REGRET_RUN_VERSION, "learner": dict(result.learner),
+            "adversary": dict(result.adversary), "runs": result.runs, "quantity": result.quantity,
+            "seeds": np.asarray(result.seeds, dtype=np.int64), "horizons": np.asarray(result.horizons, dtype=np.int64),
+            "regret": np.asarray(result.regret, dtype=np.float64), "level": float(result.level),
+            "mean_regret": np.asarray(result.mean_regret, dtype=np.float64),
+            "ci": None if result.ci is None else np.asarray(result.ci, dtype=np.float64),
+            "bound": bound, "bound_note": result.bound_note,
+            "ratio": None if result.ratio is None else np.asarray(result.ratio, dtype=np.float64),
+            "sublinearity": sub}
+
+
+def _int_vector(field: str, value) -> np.ndarray:
+    """A 1-d array of integers (written as integers or integral floats)."""
+    arr = as_float_array(field, value, 1)
+    bad = np.nonzero(arr != np.round(arr))[0]
+    if bad.size:
+        raise InvalidFileError(field, f"expected an integer, got {arr[bad[0]]!r}", int(bad[0]))
+    return arr.astype(np.int64)
+
+
+def _text(data: dict, field: str, choices: tuple[str, ...] | None = None, optional: bool = False) -> str | None:
+    value = data.get(field)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or (choices is not None and value not in choices):
+        want = "a string" if choices is None else "one of " + ", ".join(repr(c) for c in choices)
+        raise InvalidFileError(field, f"expected {want}")
+    return value
+
+
+def _regret_run_from_dict(data: dict) -> RegretRunResult:
+    from .fileio import require_fields
+    require_fields(data, ("learner", "adversary", "runs", "quantity", "seeds", "horizons", "regret", "level",
+                          "mean_regret", "sublinearity"), {"kind", "version"} | _REGRET_RUN_FIELDS)
+    for name in ("learner", "adversary", "sublinearity"):
+        if not isinstance(data[name], dict):
+            raise InvalidFileError(name, "expected an object")
+    for name in ("learner", "adversary"):
+        _text(data[name], "name")
+    seeds = _int_vector("seeds", data["seeds"])
+    horizons = _int_vector("horizons", data["horizons"])
+    if np.any(horizons < 1) or np.any(np.diff(horizons) <= 0):
+        raise InvalidFileError("horizons", "must be positive and strictly increasing")
+    shape = (seeds.size, horizons.size)
+    regret = as_float_array("regret", data["regret"], 2)
+    if regret.shape != shape:
+        raise InvalidFileError("regret", f"has shape {regret.shape}, expected {shape} (seeds x horizons)")
+    mean = as_float_array("mean_regret", data["mean_regret"], 1)
+    if mean.shape != (horizons.size,):
+        raise InvalidFileError("mean_regret", f"has {mean.size} entries, expected {horizons.size} (one per horizon)")
+    ci = None if data.get("ci") is None else as_float_array("ci", data["ci"], 2)
+    if ci is not None and ci.shape != (horizons.size, 2):
+        raise InvalidFileError("ci", f"has shape {ci.shape}, expected {(horizons.size, 2)}")
+    level = data["level"]
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise InvalidFileError("level", "expected a number in (0, 1)")
+    bound = data.get("bound")
+    if bound is not None:
+        if not isinstance(bound, dict):
+            raise InvalidFileError("bound", "expected an object or null")
+        for name in ("name", "expression", "source", "holds"):
+            _text(bound, name)
+        values = as_float_array("bound.values", bound.get("values"), 1)
+        if values.shape != (horizons.size,):
+            raise InvalidFileError("bound.values", f"has {values.size} entries, expected {horizons.size}")
+        bound = dict(bound, values=values)
+    ratio = None if data.get("ratio") is None else as_float_array("ratio", data["ratio"], 1)
+    if ratio is not None and ratio.shape != (horizons.size,):
+        raise InvalidFileError("ratio", f"has {ratio.size} entries, expected {horizons.size}")
+    sub = data["sublinearity"]
+    _text(sub, "verdict", _REGRET_VERDICTS)
+    _text(sub, "reason")
+    return RegretRunResult(dict(data["learner"]), dict(data["adversary"]), _text(data, "runs", _REGRET_RUNS),
+                           _text(data, "quantity", _REGRET_QUANTITIES), seeds, horizons, regret, float(level),
+                           mean, ci, bound, _text(data, "bound_note", optional=True), ratio, dict(sub))
+
+
+def _register_regret_run() -> None:
+    from .fileio import FileKind, register_kind
+    register_kind(FileKind("regret_run", REGRET_RUN_VERSION, RegretRunResult, _regret_run_from_dict,
+                           regret_run_document, array_fields=REGRET_RUN_ARRAYS))
+
+
+_register_regret_run()
