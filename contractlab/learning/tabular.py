@@ -83,6 +83,32 @@ Updates are batched: the ``m`` samples of one table entry in a step move it by `
 towards their mean target ``ȳ``, ``β = min(1, m·α(n))``, ``n`` the entry's visit count after the
 step and ``α(n) = max(n^(−power), floor)``; ``power = 1, floor = 0`` is the running mean exactly.
 
+Synchronous expected updates
+----------------------------
+Besides its normal, *asynchronous sampled* mode (:meth:`TabularLearner.train`: every entry moves
+only when a sampled transition visits it, towards a sampled target), the principal can be run
+in a *synchronous expected-update* mode (:meth:`TabularLearner.expected_sweep`): her update
+rule applied at every row at once, with the target's expectation over outcomes and next states
+computed from the model instead of sampled, and one step size ``α`` in ``(0, 1]``. The agent is
+then held fixed at given continuation values (:meth:`TabularLearner.set_agent_continuation`:
+``r̂ = r``, ``W(s, o) = E[V_agent(s') | s, o]``, ``Q̄ = r + γ Σ_o O W``), so her contracts — the
+min-pay contracts on that ``Q̄`` — do not move. With margin ``ξ = 0`` a sweep with ``α = 1`` is
+exactly the principal's operator ``T`` of the meta-algorithm
+(:func:`~contractlab.solvers.meta_algorithm.principal_operator`, Section 3.2 of the paper) applied
+to her ``Q_p`` (on the implementable actions), in both update rules: ``"sample"`` moves
+``Q_p(s, a)`` to its expected target directly, and ``"outcome"`` moves ``r̂_p`` and ``U``, of which
+``Q_p`` is an affine function whose coefficients (``O``, the contracts) sum to one. A sweep with
+step ``α`` is therefore ``Q ← (1 − α) Q + α T Q``, so
+``||Q_{k+1} − q*||_∞ <= (1 − α + αγ) ||Q_k − q*||_∞`` (``γ`` for ``α = 1``) towards the fixed point
+``q*`` of ``T`` (:func:`~contractlab.solvers.meta_algorithm.principal_fixed_point`); the registered
+theorems ``tabular.sweep_is_operator``, ``tabular.sweep_contraction`` and
+``tabular.relaxed_sweep_contraction`` check this. The sampled mode has no such per-step bound:
+one sampled step moves a single entry towards a noisy target and can move the table *away*
+from ``q*`` (``tests/test_tabular_contraction.py`` shows an instance), even though with
+Robbins–Monro step sizes it converges in the limit. Expected sweeps draw no random numbers and
+leave the iteration, the visit counters and the ε schedule alone; a checkpoint saved after them
+holds the tables they produced.
+
 Checkpoints (:meth:`TabularLearner.save` / :meth:`TabularLearner.load`, via
 :mod:`~contractlab.learning.checkpoint`) store every table and counter, the iteration, the
 configuration, both random generators' states (the learner's and the simulator's) and the
@@ -109,6 +135,7 @@ import numpy as np
 from ..solvers.lp import BACKENDS
 from ..solvers.min_pay_vertex import METHODS
 from ..solvers.pamdp_policy import agent_best_response
+from ..solvers.spe import continuation
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
@@ -417,6 +444,96 @@ class TabularLearner:
         """The principal's exact value at the initial state of :meth:`policy` when an exact agent
         best-responds (ties in her favour): ``agent_best_response(mdp, policy).principal_start``."""
         return agent_best_response(self.mdp, self.policy()).principal_start
+
+    # ----------------------------------------------------------------- synchronous expected updates
+
+    def set_agent_continuation(self, agent_value) -> None:
+        """Hold the agent at the continuation values ``agent_value``: set its tables to their
+        expected values given them and refresh every derived table.
+
+        ``agent_value`` is the agent's value at every state, ``(S,)``, or at every step and state,
+        ``(H, S)``, with a horizon ``H`` (as
+        :func:`~contractlab.solvers.meta_algorithm.principal_step` takes it). The agent's tables
+        become ``r̂(s, a) = r(s, a)``, ``W(s, o) = E[agent_value(s') | s, o]`` (0 where the episode
+        ends) and ``Q̄(s, a) = r̂(s, a) + γ Σ_o O(s, a, o) W(s, o)`` — the truncated ``Q̄`` from which
+        :func:`~contractlab.solvers.spe.spe_backup` computes MIN-PAY — and then the min-pay
+        contracts, the implementable actions, the principal's ``Q_p`` (``"outcome"`` update: rebuilt
+        from ``r̂_p``, ``U`` and the new contracts), her greedy choice and both values are
+        recomputed at every row. The principal's own estimates are not changed, so tables written
+        into them beforehand become the starting point of :meth:`expected_sweep`. Draws no random
+        numbers; visit counters and the iteration are unchanged. The agent's next sampled update
+        (:meth:`train`) moves its tables again.
+        """
+        self._guard.check("given fixed agent values")
+        S = self.mdp.n_states
+        shape = (S,) if self._H is None else (self._H, S)
+        va = np.asarray(agent_value, dtype=np.float64)
+        if va.shape != shape:
+            raise InvalidInstanceError("agent_value", f"has shape {va.shape}, expected {shape}")
+        bad = np.argwhere(~np.isfinite(va))
+        if bad.size:
+            raise InvalidInstanceError("agent_value", "value is not finite", tuple(int(i) for i in bad[0]))
+        rows = np.arange(self._rows)
+        self.agent_reward_est[:] = self.mdp.agent_rewards[self._state_of_row]
+        self.agent_outcome_value[:] = self._expected_next(va.reshape(-1))
+        # the same expression as the "outcome" update of _iterate
+        self.agent_q_table[:] = self.agent_reward_est + self.mdp.discount * np.einsum(
+            "bak,bk->ba", self._O_rows, self.agent_outcome_value)
+        self._refresh(rows)
+
+    def expected_sweep(self, step: float = 1.0) -> None:
+        """One synchronous expected update of the principal: her update rule at every row (state,
+        or step and state) at once, with the expected target and step size ``step`` = ``α`` in
+        ``(0, 1]``; the agent's tables (hence the contracts) are not changed.
+
+        With ``V_p(s') = max`` of ``Q_p(s', ·)`` over the allowed actions and ``E[V_p(s') | s, o]``
+        computed from the model (0 where the episode ends):
+
+        - ``"outcome"`` update: ``r̂_p(s, o) += α (r_p(s, o) − r̂_p(s, o))`` and
+          ``U(s, o) += α (E[V_p(s') | s, o] − U(s, o))`` for every ``(s, o)``, then
+          ``Q_p(s, a) = Σ_o O(s, a, o)(r̂_p(s, o) − b_a(s, o) + γ U(s, o))`` as always;
+        - ``"sample"`` update: ``Q_p(s, a) += α (Σ_o O(s, a, o)(r_p(s, o) − b_a(s, o)
+          + γ E[V_p(s') | s, o]) − Q_p(s, a))`` for every ``(s, a)``.
+
+        Either way ``Q_p ← (1 − α) Q_p + α T Q_p`` on the implementable actions, ``T`` the principal's
+        operator for the agent's current ``Q̄`` (with ``ξ = 0``:
+        :func:`~contractlab.solvers.meta_algorithm.principal_operator` with the values given to
+        :meth:`set_agent_continuation`), a ``γ``-contraction; entries of actions that are not
+        allowed are updated too but never read. arXiv 2407.18074, Section 3.2 (the principal's
+        step of the meta-algorithm as the fixed point of a contraction).
+
+        Draws no random numbers and leaves the iteration, the visit counters and the ε schedule
+        unchanged.
+        """
+        self._guard.check("swept")
+        alpha = _check_real("step", step, 0.0, 1.0, low_open=True)
+        mdp = self.mdp
+        rows = np.arange(self._rows)
+        reward = mdp.principal_rewards[self._state_of_row]                     # (rows, K)
+        nxt = self._expected_next(self.principal_value)                       # (rows, K)
+        if self.config.principal_update == "outcome":
+            # x += α (y − x), the form of _apply (α = 1: y, up to round-off)
+            self.principal_reward_est += alpha * (reward - self.principal_reward_est)
+            self.principal_outcome_value += alpha * (nxt - self.principal_outcome_value)
+        else:
+            target = (np.einsum("bak,bk->ba", self._O_rows, reward + mdp.discount * nxt)
+                      - np.einsum("bak,bak->ba", self._O_rows, self.contracts))
+            self.principal_q_table += alpha * (target - self.principal_q_table)
+        self._refresh_choice(rows)
+
+    def _expected_next(self, values: np.ndarray) -> np.ndarray:
+        """``E[values(next row) | row, o]`` for every row and outcome, ``(rows, K)``: ``values`` has
+        one entry per row; the next row of row ``t·S + s`` is ``(t + 1)·S + s'`` with a horizon
+        (0 after the last step), and 0 where the episode ends."""
+        S = self.mdp.n_states
+        states = np.arange(S)
+        if self._H is None:
+            return continuation(self.mdp, states, values)
+        v = values.reshape(self._H, S)
+        out = np.zeros((self._H, S, self.mdp.n_outcomes))
+        for t in range(self._H - 1):
+            out[t] = continuation(self.mdp, states, v[t + 1])
+        return out.reshape(self._rows, -1)
 
     # ----------------------------------------------------------------- internals
 

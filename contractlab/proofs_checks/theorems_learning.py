@@ -1,4 +1,5 @@
-"""Theorems about learned contract policies: nudging on an estimated ``Q̄`` and the policy check.
+"""Theorems about learned contract policies: nudging on an estimated ``Q̄``, the policy check, and
+the contraction of the tabular learner's synchronous expected updates.
 
 Ivanov, Dütting, Talgam-Cohen, Wang, Parkes, *Principal-Agent Reinforcement Learning*
 (arXiv 2407.18074), Section 5 / Appendix D. The proofs are in the docstring of
@@ -7,6 +8,16 @@ Ivanov, Dütting, Talgam-Cohen, Wang, Parkes, *Principal-Agent Reinforcement Lea
 with a finite horizon, with discounts over (0, 1) and non-degenerate agent values
 (:func:`~contractlab.proofs_checks.theorems_pamdp.pamdp_instances`); noise levels ``E`` in
 ``[0.001, 0.5]``.
+
+Contraction against the learner (issue 12): the tabular learned principal of
+:mod:`contractlab.learning.tabular`, run in its synchronous expected-update mode with the agent
+held at fixed continuation values, is the principal's operator ``T`` of Section 3.2
+(``tabular.sweep_is_operator``), so it moves toward the exact fixed point ``q*`` of
+:func:`~contractlab.solvers.meta_algorithm.principal_fixed_point` at rate ``γ`` per sweep
+(``tabular.sweep_contraction``), and at rate ``1 − α + αγ`` with step ``α``
+(``tabular.relaxed_sweep_contraction``). Drawn instances: small discounted cyclic ones, as for
+``operator.contraction``. The learner's normal asynchronous sampled mode has no per-step bound
+(``tests/test_tabular_contraction.py`` shows an instance).
 """
 
 from __future__ import annotations
@@ -14,13 +25,15 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
+from ..learning.tabular import UPDATES, TabularConfig, TabularLearner
+from ..solvers.meta_algorithm import principal_fixed_point, principal_operator
 from ..solvers.pamdp_policy import agent_best_response
 from ..solvers.spe import TIE_TOL, solve_spe, spe_backup
 from ..theory.pamdp import PrincipalAgentMDP
 from .nudging import margin_cost, nudging_experiment
 from .policy_check import check_policy
 from .registry import Evidence, theorem
-from .theorems_pamdp import PARL, pamdp_instances
+from .theorems_pamdp import PARL, _discounted_instances, pamdp_instances
 
 TOL = 1e-7
 
@@ -171,3 +184,142 @@ def check_policy_is_perfect(mdp: PrincipalAgentMDP, policy=None) -> Evidence:
 def _check_policy_is_perfect(mdp: PrincipalAgentMDP) -> Evidence:
     return check_policy_is_perfect(mdp)
 
+
+# --------------------------------------------------------------------------- contraction of the learner
+
+#: Synchronous expected sweeps per instance in the contraction checks.
+SWEEPS = 8
+#: Round-off allowed between a sweep of the learner and the operator computed by the solver
+#: (relative to ``max(1, ||T q||_∞)``): the same sums in a different order.
+SWEEP_TOL = 1e-12
+#: Distances to q* below this (relative to ``max(1, ||q*||_∞)``) are round-off: the rate is not
+#: measured from there on.
+RATE_FLOOR = 1e-6
+#: Tolerance on a measured rate: round-off in ``Q`` (~1e-15 of its scale) over a distance of at
+#: least :data:`RATE_FLOOR` of it.
+RATE_TOL = 1e-8
+
+
+def sweep_instances():
+    """``(mdp, principal_update, scale, seed)``: a small discounted cyclic instance with a discount
+    over (0, 1) and shifted agent rewards (the strategy of ``operator.contraction``), the learner's
+    principal update rule, the scale of its random initial tables (0: the fresh learner's) and the
+    seed of the agent's continuation values and of those tables."""
+    return st.tuples(_discounted_instances(), st.sampled_from(UPDATES), st.sampled_from([0.0, 1.0, 10.0]),
+                     st.integers(0, 2**32 - 1))
+
+
+def held_learner(mdp: PrincipalAgentMDP, principal_update: str, scale: float,
+                 seed: int) -> tuple[TabularLearner, np.ndarray]:
+    """``(learner, agent_value)``: a :class:`~contractlab.learning.tabular.TabularLearner` whose agent
+    is held at continuation values ``agent_value`` ~ N(0, 2²) per state (arbitrary fixed agent
+    values, as in ``operator.contraction``) and whose principal tables are N(0, scale²) (``r̂_p`` and
+    ``U`` for the ``"outcome"`` update, ``Q_p`` for ``"sample"``)."""
+    rng = np.random.default_rng(seed)
+    agent_value = rng.normal(0.0, 2.0, mdp.n_states)
+    learner = TabularLearner(mdp, TabularConfig(n_envs=1, principal_update=principal_update), seed=0)
+    if scale:
+        if principal_update == "outcome":
+            learner.principal_reward_est[:] = rng.normal(0.0, scale, learner.principal_reward_est.shape)
+            learner.principal_outcome_value[:] = rng.normal(0.0, scale, learner.principal_outcome_value.shape)
+        else:
+            learner.principal_q_table[:] = rng.normal(0.0, scale, learner.principal_q_table.shape)
+    learner.set_agent_continuation(agent_value)
+    return learner, agent_value
+
+
+def learner_q(learner: TabularLearner) -> np.ndarray:
+    """The learner's ``Q_p`` as the operator sees it: ``−inf`` at actions it does not allow."""
+    return np.where(learner.allowed, learner.principal_q_table, -np.inf)
+
+
+@theorem("tabular.sweep_is_operator",
+         "A synchronous expected sweep of the tabular learned principal with step 1 (her update rule applied at "
+         "every state at once, with the expectation over outcomes and next states computed from the model; the "
+         "agent held at fixed continuation values) is the principal's operator T applied to her Q table: the "
+         "actions she may recommend are exactly those T finds implementable, and on them the swept table equals "
+         "T Q (to round-off), for both update rules ('outcome' and 'sample').",
+         f"{PARL}, Section 3.2 (the principal's operator T) and Section 5 / Appendix D (the tabular learner); "
+         "contractlab.learning.tabular.TabularLearner.expected_sweep", sweep_instances)
+def check_sweep_is_operator(args) -> Evidence:
+    mdp, update, scale, seed = args
+    learner, agent_value = held_learner(mdp, update, scale, seed)
+    q = learner_q(learner)
+    tq = principal_operator(mdp, q, agent_value)
+    learner.expected_sweep(1.0)
+    finite = np.isfinite(tq)
+    mismatched = int((finite != learner.allowed).sum())
+    if mismatched:
+        return Evidence.at_most(mismatched, 0, 0.0, f"({update}) actions allowed by the learner but not "
+                                                    "implementable under T, or the reverse")
+    err = float(np.abs(learner.principal_q_table[finite] - tq[finite]).max(initial=0.0))
+    scale_tq = max(1.0, float(np.abs(tq[finite]).max(initial=0.0)))
+    return Evidence.at_most(err / scale_tq, 0.0, SWEEP_TOL,
+                            f"({update}) ||sweep(Q) − T Q||_∞ / max(1, ||T Q||_∞)")
+
+
+def check_sweeps_contract(mdp: PrincipalAgentMDP, update: str, scale: float, seed: int, step: float = 1.0,
+                          rate: float | None = None, sweeps: int = SWEEPS) -> Evidence:
+    """Up to ``sweeps`` synchronous expected sweeps with step ``α = step`` from :func:`held_learner`:
+    every one has ``||Q_{k+1} − q*||_∞ <= ρ ||Q_k − q*||_∞``, ``ρ = rate`` (default the theorem's
+    ``1 − α + αγ``), ``q*`` the fixed point of ``T`` for the same agent values computed by
+    :func:`~contractlab.solvers.meta_algorithm.principal_fixed_point`.
+
+    Measured per sweep: the rate ``(||Q_{k+1} − q̂|| − (1 + ρ)ε) / ||Q_k − q̂||`` against ``ρ``, where
+    ``q̂`` is the computed fixed point and ``ε`` its a-posteriori error bound (each distance to ``q̂``
+    is within ``ε`` of the distance to ``q*``), with tolerance :data:`RATE_TOL`. Sweeps stop once
+    ``||Q_k − q̂||`` is below :data:`RATE_FLOOR` ``× max(1, ||q̂||)``, where round-off, not the rate,
+    would decide. A ``rate`` below the theorem's shows the check can fail."""
+    learner, agent_value = held_learner(mdp, update, scale, seed)
+    fp = principal_fixed_point(mdp, agent_value)
+    if not fp.converged:
+        return Evidence.vacuous(f"the fixed point of T was not reached ({fp.reason})")
+    finite = np.isfinite(fp.q)
+    if not np.array_equal(finite, learner.allowed):
+        return Evidence.at_most(int((finite != learner.allowed).sum()), 0, 0.0,
+                                "actions allowed by the learner but not implementable under T, or the reverse")
+    rho = (1.0 - step + step * mdp.discount) if rate is None else rate
+    slack = (1.0 + rho) * fp.error_bound
+    floor = RATE_FLOOR * max(1.0, float(np.abs(fp.q[finite]).max(initial=0.0)))
+
+    def distance() -> float:
+        return float(np.abs(learner.principal_q_table[finite] - fp.q[finite]).max(initial=0.0))
+
+    items = []
+    err = distance()
+    for k in range(sweeps):
+        if err <= floor:
+            break
+        learner.expected_sweep(step)
+        new = distance()
+        items.append(Evidence.at_most((new - slack) / err, rho, RATE_TOL,
+                                      f"({update}, γ = {mdp.discount:.3g}, α = {step:.3g}) sweep {k + 1}: "
+                                      f"||Q_{k + 1} − q*|| / ||Q_{k} − q*|| = {new:.3g} / {err:.3g} "
+                                      f"vs ρ = {rho:.3g}"))
+        err = new
+    if not items:
+        return Evidence.vacuous("the initial table is already at the fixed point (to round-off)")
+    return Evidence.combine(items)
+
+
+@theorem("tabular.sweep_contraction",
+         "For fixed agent continuation values, the tabular learned principal run in the synchronous expected-update "
+         "mode with step 1 moves toward the exact fixed point q* of the principal's operator at rate γ per sweep: "
+         "||Q_{k+1} − q*||_∞ <= γ ||Q_k − q*||_∞ for every sweep k (on the implementable actions; q* from "
+         "principal_fixed_point; both update rules, fresh or random initial tables).",
+         f"{PARL}, Section 3.2 (T is a γ-contraction with fixed point q*); the learner's sweep is T "
+         "(tabular.sweep_is_operator)", sweep_instances)
+def check_sweep_contraction(args) -> Evidence:
+    return check_sweeps_contract(*args)
+
+
+@theorem("tabular.relaxed_sweep_contraction",
+         "With step size α in (0, 1], a synchronous expected sweep of the tabular learned principal is "
+         "Q ← (1 − α) Q + α T Q, so ||Q_{k+1} − q*||_∞ <= (1 − α + αγ) ||Q_k − q*||_∞ for every sweep k (fixed "
+         "agent continuation values; q* the exact fixed point of T; both update rules).",
+         f"{PARL}, Section 3.2 (T is a γ-contraction); the bound is the triangle inequality on "
+         "Q_{k+1} − q* = (1 − α)(Q_k − q*) + α(T Q_k − T q*)",
+         lambda: st.tuples(sweep_instances(), st.one_of(st.floats(0.01, 1.0), st.just(1.0))))
+def check_relaxed_sweep_contraction(args) -> Evidence:
+    inst, step = args
+    return check_sweeps_contract(*inst, step=step)
