@@ -324,6 +324,79 @@ CATALOGUE: list[Mutation] = [
 ]
 
 
+def MP(name, path, old, new, description, equivalent=None) -> Mutation:
+    """A mutation of a module anywhere in the package: ``path`` from the repository root (``M`` is the
+    short form for ``contractlab/solvers/``)."""
+    return Mutation(name, path, old, new, description, equivalent)
+
+
+NO_REGRET = "contractlab/learning/no_regret/"
+
+# ---- no-regret learners, self-play and games (issue 12); killed by the regret.* and games.* theorems
+CATALOGUE += [
+    MP("hedge_eta_sign_blocks", NO_REGRET + "hedge.py",
+       "np.multiply(out, -state.eta, out=out)",
+       "np.multiply(out, state.eta, out=out)",
+       "Hedge block_weights: exp(+eta L) (learning rate with the wrong sign; the time-vectorised path)"),
+    MP("hedge_eta_sign_steps", NO_REGRET + "hedge.py",
+       "np.multiply(w, -state.eta, out=w)",
+       "np.multiply(w, state.eta, out=w)",
+       "Hedge weights: exp(+eta L) (learning rate with the wrong sign; the round-by-round path)"),
+    MP("hedge_tuned_rate_factor", NO_REGRET + "hedge.py",
+       'return math.sqrt(8.0 * math.log(self.n_actions) / check_count("horizon", horizon))',
+       'return math.sqrt(math.log(self.n_actions) / check_count("horizon", horizon))',
+       "Hedge tuned rate sqrt(ln K / T): the factor 8 dropped"),
+    MP("exp3_no_importance_weight", NO_REGRET + "exp3.py",
+       "state.estimates[state.runs, actions] += losses / p",
+       "state.estimates[state.runs, actions] += losses",
+       "EXP3 estimate adds the raw loss, without dividing by the probability of the action played"),
+    MP("exp3_eta_sign", NO_REGRET + "exp3.py",
+       "w *= -state.eta",
+       "w *= state.eta",
+       "EXP3 weights exp(+eta L_hat) (learning rate with the wrong sign)"),
+    MP("ucb1_loss_as_reward", NO_REGRET + "ucb1.py",
+       "state.reward_sums[state.runs, actions] += 1.0 - losses",
+       "state.reward_sums[state.runs, actions] += losses",
+       "UCB1 index built on the mean loss instead of the mean reward"),
+    MP("rm_plus_no_clip", NO_REGRET + "regret_matching.py",
+       "        if self.plus:\n            np.maximum(state.regrets, 0.0, out=state.regrets)",
+       "        if self.plus:\n            pass",
+       "RM+ does not clip its cumulative regrets at 0 (it is plain regret matching)"),
+    MP("rm_wrong_normaliser", NO_REGRET + "regret_matching.py",
+       'mixed = np.einsum("rk,rk->r", state.w, losses) / state.total',
+       'mixed = np.einsum("rk,rk->r", state.w, losses) / self.n_actions',
+       "regret matching: the mixed loss normalised by K instead of the sum of the weights"),
+    MP("self_play_payoffs_as_losses", NO_REGRET + "self_play.py",
+       "loss1, loss2 = (a_top - v1) / a_span, (b_top - v2) / b_span",
+       "loss1, loss2 = (v1 - a_top) / a_span + 1.0, (v2 - b_top) / b_span + 1.0",
+       "self-play hands the learners rescaled payoffs where they expect losses"),
+    MP("self_play_regret_min", NO_REGRET + "self_play.py",
+       "regret[:, h, 0] = U1.max(axis=1) - got[:, 0]",
+       "regret[:, h, 0] = U1.min(axis=1) - got[:, 0]",
+       "self-play: the row player's regret against the worst fixed action instead of the best"),
+    M("cce_constraint_reversed", "cce.py",
+      "A_ge=np.broadcast_to(-G, (n, *G.shape)).copy()",
+      "A_ge=np.broadcast_to(G, (n, *G.shape)).copy()",
+      "CCE LP: deviation gains >= -eps instead of <= eps (constraint reversed)"),
+    M("cce_min_epsilon_floor_sign", "cce.py",
+      "return float(sol.objective[0] + gain_floor(game)), ",
+      "return float(sol.objective[0] - gain_floor(game)), ",
+      "smallest CCE epsilon: the shift of the LP variable undone with the wrong sign"),
+    M("zero_sum_dual_sign", "cce.py",
+      "q = _distribution(sol.y_ge[0], ",
+      "q = _distribution(-sol.y_ge[0], ",
+      "zero-sum game: the column strategy read from the duals with the wrong sign"),
+    M("zero_sum_value_shift_sign", "cce.py",
+      "float(sol.objective[0] + (M.min() - 1.0))",
+      "float(sol.objective[0] - (M.min() - 1.0))",
+      "zero-sum game value: the shift of the value variable undone with the wrong sign"),
+    M("zero_sum_row_sign", "cce.py",
+      "A_ge = np.concatenate([-M0.T, np.ones((l, 1))], axis=1)",
+      "A_ge = np.concatenate([M0.T, np.ones((l, 1))], axis=1)",
+      "zero-sum LP: the column rows v' + M[:, j].p >= 0 (sign of the payoff flipped)"),
+]
+
+
 # ---------------------------------------------------------------------------------------------
 # running
 

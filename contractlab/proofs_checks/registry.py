@@ -30,6 +30,7 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_certificates",
     "contractlab.proofs_checks.theorems_lp",
     "contractlab.proofs_checks.theorems_bounds",
+    "contractlab.proofs_checks.theorems_regret",
 )
 
 #: Default numerical tolerance of a check (absolute, scaled by max(1, |bound|)).

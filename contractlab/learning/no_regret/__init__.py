@@ -32,6 +32,7 @@ from .ftl import FollowTheLeader
 from .hedge import Hedge
 from .regret_matching import RegretMatching, RegretMatchingPlus
 from .run import RegretRun, run
+from .self_play import SelfPlayRun, self_play
 from .ucb1 import UCB1
 
 #: Every learner class, by the name the benchmark prints.
@@ -41,4 +42,4 @@ LEARNERS = {"hedge": Hedge, "exp3": Exp3, "ucb1": UCB1, "rm": RegretMatching, "r
 __all__ = ["Learner", "Adversary", "Hedge", "Exp3", "UCB1", "RegretMatching", "RegretMatchingPlus",
            "FollowTheLeader", "IIDUniform", "Bernoulli", "FixedSequence", "Alternating", "Switching", "FTLTrap",
            "PunishMostWeighted", "PunishLastAction", "oblivious_adversaries", "stochastic_adversaries",
-           "adaptive_adversaries", "adversaries", "run", "RegretRun", "LEARNERS"]
+           "adaptive_adversaries", "adversaries", "run", "RegretRun", "self_play", "SelfPlayRun", "LEARNERS"]
