@@ -81,15 +81,28 @@ class GrossmanHartInstance:
         return grossman_hart(self.problem, self.action, self.utility, self.rho, self.reservation_utility)
 
 
+def _with_costlier_copy(problem: ContractProblem, k: int, position: int, delta: float) -> ContractProblem:
+    """``problem`` with a copy of action ``k`` (same outcome distribution) inserted at ``position``
+    at cost ``c_k + delta`` (at least 0): two IC rows with the same left-hand side and different
+    right-hand sides, of which only the one against the cheaper copy can bind."""
+    F = np.insert(problem.outcome_probs, position, problem.outcome_probs[k], axis=0)
+    c = np.insert(problem.costs, position, max(0.0, problem.costs[k] + delta))
+    return ContractProblem(F, c, problem.rewards)
+
+
 @st.composite
 def grossman_hart_instances(draw, max_actions: int = MAX_GH_ACTIONS, max_outcomes: int = MAX_GH_OUTCOMES,
                             utilities: tuple[str, ...] = UTILITIES) -> GrossmanHartInstance:
-    """A contract problem (costs in [0, 2]), an action, a utility, ``ρ in [0.05, 0.5]``, ``U_0 in [-1, 1]``.
+    """A contract problem (costs in [0, 2]; half of the time with one action copied at another cost),
+    an action, a utility, ``ρ in [0.05, 0.5]``, ``U_0 in [-1, 1]``.
 
     With ``ρ <= 0.5`` the CARA utility is bounded by ``1/ρ >= 2``, so participation is usually
     (not always) attainable; the instances where it is not are non-implementable results.
     """
     problem = draw(contract_problems(max_actions=max_actions, max_outcomes=max_outcomes, max_cost=2.0))
+    if draw(st.booleans()):
+        problem = _with_costlier_copy(problem, draw(st.integers(0, problem.n_actions - 1)),
+                                      draw(st.integers(0, problem.n_actions)), draw(st.sampled_from([-0.5, 0.25, 0.5])))
     action = draw(st.integers(0, problem.n_actions - 1))
     utility = draw(st.sampled_from(utilities))
     rho = draw(st.one_of(st.sampled_from([0.1, 0.25, 0.5]), st.floats(0.05, 0.5)))
