@@ -1,6 +1,6 @@
 """Mutation benchmark: does ``contractlab verify`` catch planted solver bugs?
 
-    python benchmarks/mutation.py [--workers 2] [--only NAME ...] [--count N] [--seed S]
+    python benchmarks/mutation.py [--workers 2] [--only NAME ...] [--theorem ID ...] [--count N] [--seed S]
                                   [--timeout 300] [--tests] [--markdown] [--list]
 
 What is measured
