@@ -123,7 +123,6 @@ counters, generator states, iteration, learning curve and policy.
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 import os
 import time
@@ -139,6 +138,7 @@ from ..solvers.spe import continuation
 from ..theory.contract_policy import ContractPolicy
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.pamdp import PrincipalAgentMDP
+from ..theory.validation import check_real
 from .boundary import IterationGuard, stop_requested
 from .checkpoint import load_checkpoint, mdp_fingerprint, save_checkpoint
 from .contracts import nudged_min_pay
@@ -155,18 +155,7 @@ Callback = Callable[[int, int, dict], "bool | None"]
 
 # --------------------------------------------------------------------------- configuration
 
-def _check_real(name: str, value, low: float, high: float | None = None, low_open: bool = False,
-                allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise InvalidInstanceError(name, f"must be a finite number, got {value!r}")
-    v = float(value)
-    if (v <= low if low_open else v < low) or (high is not None and v > high):
-        lo = f"> {low:g}" if low_open else f">= {low:g}"
-        raise InvalidInstanceError(name, f"must be {lo}" + ("" if high is None else f" and <= {high:g}")
-                                   + f", got {value!r}")
-    return v
+_check_real = check_real
 
 
 def _check_count(name: str, value, low: int = 1) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -186,3 +187,19 @@ def check_names(field: str, names: Any, expected: int) -> tuple[str, ...] | None
             raise InvalidInstanceError(field, f"duplicate name {echo(name)} (also at index {seen[name]})", k)
         seen[name] = k
     return names
+
+
+def check_real(name: str, value: Any, low: float, high: float | None = None, low_open: bool = False,
+               allow_none: bool = False) -> float | None:
+    """``value`` as a finite ``float`` in ``[low, high]`` (``(low, high]`` with ``low_open``; ``None``
+    passes through with ``allow_none``); otherwise :class:`InvalidInstanceError` naming ``name``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise InvalidInstanceError(name, f"must be a finite number, got {value!r}")
+    v = float(value)
+    if (v <= low if low_open else v < low) or (high is not None and v > high):
+        lo = f"> {low:g}" if low_open else f">= {low:g}"
+        raise InvalidInstanceError(name, f"must be {lo}" + ("" if high is None else f" and <= {high:g}")
+                                   + f", got {value!r}")
+    return v

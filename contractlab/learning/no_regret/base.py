@@ -42,13 +42,13 @@ and whatever the other runs of the batch.
 from __future__ import annotations
 
 import abc
-import math
 import numbers
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from ...theory.errors import InvalidInstanceError
+from ...theory.validation import check_real
 
 #: Kinds of feedback: the whole loss vector, or the loss of the played action only.
 FEEDBACK = ("full", "bandit")
@@ -62,18 +62,6 @@ def check_count(name: str, value, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < low:
         raise InvalidInstanceError(name, f"must be an integer >= {low}, got {value!r}")
     return int(value)
-
-
-def check_real(name: str, value, low: float, high: float | None = None, low_open: bool = False) -> float:
-    """``value`` as a finite ``float`` in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise InvalidInstanceError(name, f"must be a finite number, got {value!r}")
-    v = float(value)
-    if (v <= low if low_open else v < low) or (high is not None and v > high):
-        lo = f"> {low:g}" if low_open else f">= {low:g}"
-        raise InvalidInstanceError(name, f"must be {lo}" + ("" if high is None else f" and <= {high:g}")
-                                   + f", got {value!r}")
-    return v
 
 
 # --------------------------------------------------------------------------- randomness
