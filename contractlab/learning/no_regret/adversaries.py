@@ -79,10 +79,12 @@ class Oblivious(Adversary):
         return out
 
     def _run_losses(self, state, r: int, rng: np.random.Generator, start: int, out: np.ndarray) -> None:
-        raise NotImplementedError
+        """Overridden by every adversary with ``random = True`` (the hook :meth:`draw` calls for them)."""
+        raise NotImplementedError(f"{type(self).__name__} draws no random losses (random = False)")
 
     def _common_losses(self, start: int, n: int) -> np.ndarray:
-        raise NotImplementedError
+        """Overridden by every adversary with ``random = False`` (the hook :meth:`draw` calls for them)."""
+        raise NotImplementedError(f"{type(self).__name__} draws its losses per run (random = True)")
 
 
 @dataclass(frozen=True)
