@@ -1,7 +1,7 @@
 """Mutation benchmark: does ``contractlab verify`` catch planted solver bugs?
 
     python benchmarks/mutation.py [--workers 2] [--only NAME ...] [--theorem ID ...] [--count N] [--seed S]
-                                  [--timeout 300] [--tests] [--markdown] [--list]
+                                  [--timeout 300] [--tests | --suite] [--markdown] [--list]
 
 What is measured
 ----------------
@@ -23,8 +23,11 @@ the one imported (checked once at start: the child's ``contractlab.__file__`` mu
 temporary folder). The mutant is *killed* when verify exits non-zero: by a failing theorem (the
 failing ids are read from the results JSON) or by a crash (a non-zero exit without failing
 theorems in the JSON); a run longer than ``--timeout`` seconds counts as killed by timeout.
-With ``--tests`` the test suite (a temporary copy of ``tests/`` next to the mutated package)
-also runs, ``pytest -x -q --hypothesis-profile=ci``, and a failing test also kills.
+With ``--tests`` the test suite (a temporary copy of the repository tree around the mutated
+package) also runs on verify's survivors, ``pytest -x -q --hypothesis-profile=ci``, and a failing
+test also kills. With ``--suite`` the test suite replaces verify: it runs on every mutant (after a
+control run that must pass on the unmutated copy), so its own kill rate is measured; the killers
+are the failing test ids.
 
 The kill rate is killed / (mutants run that are not marked ``equivalent``). The script always
 exits 0 once it has run (the table is the answer); 2 on misuse (e.g. an unknown ``--only``).
@@ -413,12 +416,20 @@ def check_entry(mut: Mutation) -> str | None:
 
 
 def _copy_package(dest: Path, with_tests: bool) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(PACKAGE, dest / "contractlab", ignore=ignore)
-    if with_tests:
-        shutil.copytree(ROOT / "tests", dest / "tests", ignore=ignore)
-        if (ROOT / "pyproject.toml").is_file():
-            shutil.copy2(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    """Copy the package to ``dest``; with ``with_tests`` the whole repository tree (tests read the
+    README, ``docs/`` and ``benchmarks/``), without ``.git``, virtual environments and caches."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", "venv", "build", "*.egg-info",
+                                    ".hypothesis", ".pytest_cache", ".mypy_cache")
+    if not with_tests:
+        shutil.copytree(PACKAGE, dest / "contractlab", ignore=ignore)
+        return
+    for item in ROOT.iterdir():
+        if ignore(str(ROOT), [item.name]):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, dest / item.name, ignore=ignore)
+        elif item.is_file():
+            shutil.copy2(item, dest / item.name)
 
 
 def _env(tmp: Path) -> dict:
@@ -456,19 +467,60 @@ def _tail(text: str, n: int = 300) -> str:
     return (lines[-1] if lines else "")[-n:]
 
 
+def _failed_tests(stdout: str) -> list[str]:
+    """Node ids of the failing tests in ``pytest -rfE`` output."""
+    out = []
+    for ln in stdout.splitlines():
+        if ln.startswith(("FAILED ", "ERROR ")):
+            out.append(ln.split(" ", 1)[1].split(" - ", 1)[0].strip())
+    return out
+
+
+def run_suite(tmp: Path, args) -> tuple[str, list[str], str]:
+    """Run the test suite in ``tmp``: ``("killed"|"survived", failing ids, detail)``."""
+    pcmd = [args.python, "-m", "pytest", "-x", "-q", "-rfE", "--hypothesis-profile=ci", "-p", "no:cacheprovider",
+            "--rootdir", str(tmp), "tests/"]
+    try:
+        tp = subprocess.run(pcmd, cwd=tmp, env=_env(tmp), capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return "killed", ["tests-timeout"], f"pytest exceeded {args.timeout:g} s"
+    if tp.returncode == 0:
+        return "survived", [], ""
+    failed = _failed_tests(tp.stdout) or ["tests"]
+    return "killed", failed, f"pytest exit {tp.returncode}: {_tail(tp.stdout)}"
+
+
+def control_suite(args) -> None:
+    """The suite must pass on an unmutated copy, or every kill in ``--suite`` mode would be false."""
+    with tempfile.TemporaryDirectory(prefix="mutation-control-") as d:
+        tmp = Path(d).resolve()
+        _copy_package(tmp, with_tests=True)
+        t0 = time.perf_counter()
+        outcome, failed, detail = run_suite(tmp, args)
+        if outcome != "survived":
+            raise SystemExit(f"mutation.py: the test suite fails on the unmutated copy ({', '.join(failed)}; "
+                             f"{detail}); fix that before measuring its kill rate")
+        print(f"control: the suite passes on the unmutated copy ({time.perf_counter() - t0:.0f} s)",
+              file=sys.stderr, flush=True)
+
+
 def run_one(mut: Mutation, args) -> dict:
     t0 = time.perf_counter()
     row = {"name": mut.name, "module": mut.module, "description": mut.description,
            "equivalent": mut.equivalent, "outcome": None, "killed_by": [], "detail": "", "seconds": 0.0}
     with tempfile.TemporaryDirectory(prefix=f"mutation-{mut.name}-") as d:
         tmp = Path(d).resolve()
-        _copy_package(tmp, with_tests=args.tests)
+        _copy_package(tmp, with_tests=args.tests or args.suite)
         target = tmp / mut.module
         src = target.read_text(encoding="utf-8")
         if src.count(mut.old) != 1:
             row.update(outcome="stale", detail=f"snippet occurs {src.count(mut.old)} times")
             return row
         target.write_text(src.replace(mut.old, mut.new), encoding="utf-8")
+        if args.suite:
+            outcome, failed, detail = run_suite(tmp, args)
+            row.update(outcome=outcome, killed_by=failed, detail=detail, seconds=time.perf_counter() - t0)
+            return row
         out = tmp / "r.json"
         cmd = [args.python, "-m", "contractlab", "verify", "--no-progress", "--out", str(out)]
         if args.count is not None:
@@ -494,17 +546,10 @@ def run_one(mut: Mutation, args) -> dict:
         else:
             row["outcome"] = "survived"
         if args.tests and row["outcome"] == "survived":
-            pcmd = [args.python, "-m", "pytest", "-x", "-q", "--hypothesis-profile=ci", "-p", "no:cacheprovider",
-                    "--rootdir", str(tmp), "tests/"]
-            try:
-                tp = subprocess.run(pcmd, cwd=tmp, env=_env(tmp), capture_output=True, text=True,
-                                    timeout=args.timeout)
-                if tp.returncode != 0:
-                    row.update(outcome="killed", killed_by=["tests"],
-                               detail=f"pytest exit {tp.returncode}: {_tail(tp.stdout)}")
-            except subprocess.TimeoutExpired:
-                row.update(outcome="killed", killed_by=["tests-timeout"],
-                           detail=f"pytest exceeded {args.timeout:g} s")
+            outcome, failed, detail = run_suite(tmp, args)
+            if outcome == "killed":
+                row.update(outcome="killed", killed_by=["tests"] + [f for f in failed if f != "tests"],
+                           detail=detail)
     row["seconds"] = time.perf_counter() - t0
     return row
 
@@ -605,6 +650,9 @@ def main(argv=None) -> int:
                    help="passed to verify --theorem (repeatable): check a mutant against these theorems only")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant (default 300)")
     p.add_argument("--tests", action="store_true", help="also run the test suite against surviving mutants")
+    p.add_argument("--suite", action="store_true",
+                   help="measure the test suite instead of verify: run it on every mutant (after a control run "
+                        "on the unmutated copy); killers are the failing test ids")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON here")
     p.add_argument("--list", action="store_true", help="print the catalogue and exit")
@@ -612,6 +660,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error("--workers must be >= 1")
+    if args.suite and (args.tests or args.count is not None or args.seed is not None or args.theorem):
+        p.error("--suite measures the test suite alone; --tests/--count/--seed/--theorem apply to verify")
     names = [m.name for m in CATALOGUE]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -628,6 +678,8 @@ def main(argv=None) -> int:
 
     where = check_import(args.python)
     print(f"children import the mutated copy (e.g. {where})", file=sys.stderr)
+    if args.suite:
+        control_suite(args)
     rows: dict[str, dict] = {}
     runnable = []
     for m in muts:
