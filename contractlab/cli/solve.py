@@ -1,5 +1,6 @@
-"""``contractlab solve FILE``: the exact answer for a contract problem, a principal-agent MDP
-or a bimatrix game, as a table on stdout, JSON (``--json``) or a result file (``-o``)."""
+"""``contractlab solve FILE``: the exact answer for a contract problem, a principal-agent MDP,
+a bimatrix game or an MDP with externalities, as a table on stdout, JSON (``--json``) or a result
+file (``-o``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ KINDS = {
                         "(--exact, --certify apply)",
     "pamdp": "subgame-perfect equilibrium (backward induction; the meta-algorithm on discounted cyclic instances)",
     "bimatrix_game": "the leader's optimal commitment (Stackelberg, Conitzer-Sandholm LPs)",
+    "externality_mdp": "welfare benchmarks: W*, the selfish welfare, the gap and the minimal transfers "
+                       "implementing the welfare optimum (solvers/welfare.py)",
 }
 #: Options that apply to contract problems only.
 _CONTRACT_ONLY = ("exact", "certify")
@@ -29,7 +32,8 @@ SHOWN_STATES = 20
 def add_parser(sub) -> None:
     import argparse
     kinds = "\n".join(f"  {k}: {v}" for k, v in KINDS.items())
-    s = sub.add_parser("solve", help="solve a contract problem, a principal-agent MDP or a bimatrix game exactly",
+    s = sub.add_parser("solve", help="solve a contract problem, a principal-agent MDP, a bimatrix game or an MDP "
+                                     "with externalities exactly",
                        description=f"Solve an instance file exactly. Kinds handled:\n{kinds}",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("file", help="a JSON file of kind " + ", ".join(KINDS))
@@ -69,6 +73,9 @@ def run(args) -> int:
     elif kind == "pamdp":
         doc = _pamdp(obj, args.backend, args.time_limit)
         show = _print_pamdp_solution
+    elif kind == "externality_mdp":
+        doc = _externality(obj, args.backend)
+        show = _print_welfare
     else:
         doc = _bimatrix(obj, args.backend)
         show = _print_stackelberg
@@ -76,7 +83,7 @@ def run(args) -> int:
         writing("--output", args.output, lambda: fileio.save(doc, args.output, npz_threshold=NPZ_THRESHOLD))
         note(f"wrote {args.output}")
     if args.json:
-        print_json(doc, indent=kind != "pamdp")
+        print_json(doc, indent=kind not in ("pamdp", "externality_mdp"))
     elif not args.output:
         show(obj, doc)
     if doc.get("converged") is False:
@@ -241,3 +248,62 @@ def _print_stackelberg(game, doc: dict) -> None:
     for i, p in enumerate(doc["leader_strategy"]):
         table.add_row(escape(names[i]) if i < len(names) else str(i), f"{p:.6g}")
     console.print(table)
+
+
+# --------------------------------------------------------------------------- MDPs with externalities
+
+#: Kind and version of the document ``solve`` prints and writes for an ``externality_mdp``.
+WELFARE_KIND, WELFARE_VERSION = "welfare_benchmarks", 1
+
+
+def _externality(model, backend: str) -> dict:
+    """The exact welfare benchmarks (:func:`~contractlab.solvers.welfare.welfare_benchmarks`): the
+    scalars of its ``summary()`` and the time-indexed policies ``(H, S)``, transfers ``(H, S, K)``,
+    expected payments ``(H, S)`` and the implementability of the target ``(H, S)``."""
+    from ..solvers.welfare import welfare_benchmarks
+
+    b = welfare_benchmarks(model, backend=backend)
+    impl = b.implementation
+    return {"kind": WELFARE_KIND, "version": WELFARE_VERSION, "environment": model.environment,
+            "horizon": model.horizon, "discount": model.discount, "initial_state": model.initial_state,
+            **b.summary(), "backend": backend,
+            "optimal_policy": b.optimum.policy, "selfish_policy": b.selfish.policy,
+            "implemented_policy": impl.policy, "transfers": impl.contract,
+            "expected_payment": impl.expected_payment, "target_implementable": impl.target_implementable}
+
+
+def _print_welfare(model, doc: dict) -> None:
+    """The benchmarks, then step 0 of the policies and transfers for the first :data:`SHOWN_STATES` states."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = stdout_console()
+    env = f"{escape(doc['environment'])}; " if doc["environment"] else ""
+    console.print(f"[bold]Welfare benchmarks[/bold] ({env}{model.n_states} states, {model.n_actions} actions, "
+                  f"{model.n_outcomes} outcomes; horizon {doc['horizon']}, discount {doc['discount']:.6g}; "
+                  f"from state {doc['initial_state']})")
+    table = Table(title="benchmarks from the initial state")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    rows = [("optimal welfare W*", doc["optimal_welfare"])]
+    if not doc["first_best_implementable"]:
+        rows.append(("welfare of the implemented benchmark", doc["benchmark_welfare"]))
+    rows += [("selfish welfare (no transfers)", doc["selfish_welfare"]), ("gap", doc["gap"]),
+             ("total minimal transfer", doc["total_transfer"]),
+             ("agent value (with transfers)", doc["agent_value"]),
+             ("principal value (externality − transfers)", doc["principal_value"])]
+    for name, value in rows:
+        table.add_row(name, f"{value:.6g}")
+    table.add_row("first best implementable", "yes" if doc["first_best_implementable"] else "no")
+    console.print(table)
+    n = model.n_states
+    policy = Table(title="step 0" + (f" (first {SHOWN_STATES} of {n} states; --json or -o for all)"
+                                     if n > SHOWN_STATES else ""))
+    for col in ("state", "implemented action" if not doc["first_best_implementable"] else "optimal action",
+                "selfish action", "transfers", "expected payment"):
+        policy.add_column(col)
+    for s in range(min(n, SHOWN_STATES)):
+        policy.add_row(str(s), escape(model.label(int(doc["implemented_policy"][0, s]))),
+                       escape(model.label(int(doc["selfish_policy"][0, s]))), _fmt(doc["transfers"][0, s]),
+                       f"{doc['expected_payment'][0, s]:.6g}")
+    console.print(policy)

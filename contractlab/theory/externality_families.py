@@ -257,6 +257,16 @@ def random_externality(seed=0, n_states: int = 3, n_actions: int = 2, n_outcomes
     return ExternalityMDP(O, r, e, H, next_state=rng.integers(0, S, (S, K)), environment="random")
 
 
-__all__ = ["pollution_control", "insurance", "random_pollution", "random_insurance", "random_externality",
-           "POLLUTION_DEFAULTS", "INSURANCE_DEFAULTS", "POLLUTION_ACTIONS", "POLLUTION_OUTCOMES",
+# --------------------------------------------------------------------------- the generate command
+
+#: The families of ``contractlab generate`` (name -> generator). The two environments are
+#: deterministic given their parameters; the others draw from a ``seed`` (:data:`SEEDED`).
+FAMILIES = {"pollution": pollution_control, "insurance": insurance, "random_pollution": random_pollution,
+            "random_insurance": random_insurance, "random_externality": random_externality}
+#: The families of :data:`FAMILIES` that take a ``seed``.
+SEEDED = frozenset({"random_pollution", "random_insurance", "random_externality"})
+
+
+__all__ = ["FAMILIES", "SEEDED", "pollution_control", "insurance", "random_pollution", "random_insurance",
+           "random_externality", "POLLUTION_DEFAULTS", "INSURANCE_DEFAULTS", "POLLUTION_ACTIONS", "POLLUTION_OUTCOMES",
            "INSURANCE_ACTIONS", "INSURANCE_OUTCOMES", "MAX_HORIZON", "MAX_LEVELS"]
