@@ -31,6 +31,10 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_lp",
     "contractlab.proofs_checks.theorems_bounds",
     "contractlab.proofs_checks.theorems_regret",
+    "contractlab.proofs_checks.theorems_two_phase",
+    "contractlab.proofs_checks.theorems_online_contract",
+    "contractlab.proofs_checks.theorems_welfare",
+    "contractlab.proofs_checks.theorems_steering_games",
 )
 
 #: Default numerical tolerance of a check (absolute, scaled by max(1, |bound|)).
