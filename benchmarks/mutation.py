@@ -400,6 +400,50 @@ CATALOGUE += [
 ]
 
 
+LEARNING = "contractlab/learning/"
+
+# ---- issue 12, second part: the two-phase mechanism and its episode core, the welfare DP, steering in
+# games, online contracts; killed by the two_phase.*, welfare.*, steering_games.* and online_contract.* theorems
+CATALOGUE += [
+    MP("two_phase_hi_on_wrong_response", LEARNING + "two_phase.py",
+       "hi = np.where(is_star[..., None], np.minimum(hi, gb), hi)",
+       "hi = np.where(((resp >= 0) & ~is_star)[..., None], np.minimum(hi, gb), hi)",
+       "Phase 1 lowers the upper ends when the agent plays a competitor (instead of the target)"),
+    MP("two_phase_final_at_midpoint", LEARNING + "two_phase.py",
+       "contract, ok = _min_pay(m, a_star, hi + cfg.margin)",
+       "contract, ok = _min_pay(m, a_star, (lo + hi) / 2 + cfg.margin)",
+       "Phase 2 posts MIN-PAY for the bracket midpoints (may undercut the true advantages)"),
+    MP("two_phase_margin_dropped", LEARNING + "two_phase.py",
+       "contract, ok = _min_pay(m, a_star, hi + cfg.margin)",
+       "contract, ok = _min_pay(m, a_star, hi)",
+       "Phase 2 forgets the IC margin"),
+    MP("two_phase_prior_without_later_transfers", LEARNING + "two_phase.py",
+       "later = sum(g ** k for k in range(1, H - t)) * np.maximum(0.0, later_max)",
+       "later = 0.0 * later_max",
+       "the prior bound C_t on the advantages leaves out the later steps' transfers"),
+    MP("sim_welfare_undiscounted", "contractlab/theory/externality_sim.py",
+       "qw = w_sa + g * np.matmul(O, cont[..., None])[..., 0]",
+       "qw = w_sa + np.matmul(O, cont[..., None])[..., 0]",
+       "episode core: the expected welfare of a policy ignores the discount"),
+    MP("sim_agent_q_without_transfers", "contractlab/theory/externality_sim.py",
+       "cont_a = transfers[:, t] + g * (V_next @ Pt).reshape(R, S1, K)",
+       "cont_a = g * (V_next @ Pt).reshape(R, S1, K)",
+       "episode core: the agent's action values leave out the posted transfers"),
+    M("welfare_dp_undiscounted", "welfare.py",
+      "q[t] = r + _expected(O, e + g * continuation(mdp, everything, W))",
+      "q[t] = r + _expected(O, e + continuation(mdp, everything, W))",
+      "welfare-optimal DP ignores the discount"),
+    MP("steering_payment_not_floored", LEARNING + "steering.py",
+       "return np.maximum(0.0, delta - m1), np.maximum(0.0, delta - m2)",
+       "return delta - m1, np.maximum(0.0, delta - m2)",
+       "steering in games: the row player's payment may be negative (a fine)"),
+    MP("online_contract_regret_sign", LEARNING + "online_contract.py",
+       "regret = np.cumsum(best.principal_utility - expected, axis=1)",
+       "regret = np.cumsum(expected - best.principal_utility, axis=1)",
+       "online contracts: the pseudo-regret with the wrong sign"),
+]
+
+
 # ---------------------------------------------------------------------------------------------
 # running
 

@@ -20,6 +20,8 @@ actions), where every response is the agent's true preference:
 * ``two_phase.best_response_reaches_optimum`` — when a contract is posted at every ``(t, s)`` that
   the target policy reaches from ``s_0``, every Phase-2 episode has expected welfare ``W*`` (the
   DP optimum of :func:`contractlab.solvers.welfare.welfare_optimum`).
+* ``two_phase.episode_core_exact`` — the episode core's exact values (with which the welfare regret
+  is measured) equal the PA-MDP solvers': DP optimum and policy evaluation with transfers.
 * ``two_phase.transfers_welfare_neutral`` — with learning agents (Hedge, RM+, EXP3, Q-learning) on
   every episode of every run: agent utility + principal utility = welfare (transfers cancel ex
   post; up to float rounding, ``TOL`` relative), transfers are ``>= 0`` (limited liability), and
@@ -41,10 +43,11 @@ from hypothesis import strategies as st
 from ..learning.externality_agents import BestResponder, make_agent
 from ..learning.two_phase import TwoPhase, steer
 from ..solvers.min_pay_vertex import min_pay_batch
-from ..solvers.pamdp_policy import agent_best_response
+from ..solvers.pamdp_policy import agent_best_response, evaluate
 from ..solvers.welfare import welfare_optimum
 from ..theory.contract_policy import ContractPolicy
 from ..theory.externality_families import random_externality
+from ..theory.externality_sim import pad, policy_values
 from .registry import Evidence, theorem
 
 #: Relative slack of the exact checks (sums of a few dozen products of probabilities and rewards).
@@ -67,10 +70,12 @@ class SteeringCase:
     margin: float
     probes: int
     stochastic: bool
+    discount: float = 1.0
 
     def model(self):
-        return random_externality(self.seed, self.n_states, self.n_actions, self.n_outcomes, self.horizon,
-                                  stochastic=self.stochastic)
+        m = random_externality(self.seed, self.n_states, self.n_actions, self.n_outcomes, self.horizon,
+                               stochastic=self.stochastic)
+        return m if self.discount == 1.0 else m.replace(discount=self.discount)
 
     def config(self) -> TwoPhase:
         # blocks of 2 episodes (min_block), the response read from the actions of the second one
@@ -81,7 +86,8 @@ class SteeringCase:
 def steering_cases():
     return st.builds(SteeringCase, seed=st.integers(0, 2**31 - 1), n_states=st.integers(1, 3),
                      n_actions=st.integers(2, 3), n_outcomes=st.integers(2, 3), horizon=st.integers(1, 3),
-                     margin=st.sampled_from([0.0, 0.01, 0.1]), probes=st.integers(1, 6), stochastic=st.booleans())
+                     margin=st.sampled_from([0.0, 0.01, 0.1]), probes=st.integers(1, 6), stochastic=st.booleans(),
+                     discount=st.sampled_from([1.0, 0.9, 0.5]))
 
 
 @lru_cache(maxsize=64)
@@ -204,6 +210,40 @@ def check_reaches_optimum(case: SteeringCase) -> Evidence:
     tail = run.expected_welfare[np.array(covered), run.phase_one_length:]
     worst = float(tail.min())
     return Evidence.at_least(worst, w_star, TOL, f"lowest Phase-2 expected welfare over {sum(covered)} covered runs")
+
+
+@theorem("two_phase.episode_core_exact",
+         "The episode core's exact values (contractlab.theory.externality_sim.policy_values, with which the "
+         "welfare regret is measured and the full-information agents learn) equal the PA-MDP solvers': the "
+         "welfare of the optimal policy is W* (DP), and for a drawn deterministic policy and drawn transfers "
+         "the welfare and the agent's value at every (t, s) equal policy evaluation.",
+         "Puterman, Markov Decision Processes (1994), Sec. 4.2 (finite-horizon policy evaluation); Ivanov et al., "
+         "arXiv 2407.18074, Sec. 3 (the agent's value with transfers)", steering_cases)
+def check_episode_core(case: SteeringCase) -> Evidence:
+    model = case.model()
+    m = pad(model)
+    H, S, A, K = model.horizon, model.n_states, model.n_actions, model.n_outcomes
+    rng = np.random.default_rng(case.seed)
+    opt = welfare_optimum(model)
+    drawn = rng.integers(0, A, (H, S))
+    transfers = np.zeros((2, H, S + 1, K))
+    transfers[:, :, :S] = rng.uniform(0.0, 1.0, (2, H, S, K))
+    policy = np.zeros((2, H, S + 1, A))
+    for r, pol in enumerate((np.asarray(opt.policy), drawn)):
+        policy[r, np.arange(H)[:, None], np.arange(S)[None, :], pol] = 1.0
+    policy[:, :, S, 0] = 1.0
+    values = policy_values(m, policy, transfers)
+    scale = _scale(model)
+    items = [Evidence.equal(float(values["welfare"][0, 0, model.initial_state]), opt.welfare, TOL * scale,
+                            "welfare of the optimal policy vs the DP's W*")]
+    mdp = model.to_pamdp()
+    for r, pol in enumerate((np.asarray(opt.policy), drawn)):
+        exact = evaluate(mdp, ContractPolicy(pol, transfers[r, :, :S]), pol)
+        gap_w = float(np.abs(values["welfare"][r, :, :S] - exact.welfare).max())
+        gap_a = float(np.abs(values["agent"][r, :, :S] - exact.agent_value).max())
+        items.append(Evidence.at_most(gap_w, 0.0, TOL * scale, f"policy {r}: max |welfare − evaluate|"))
+        items.append(Evidence.at_most(gap_a, 0.0, TOL * scale, f"policy {r}: max |agent value − evaluate|"))
+    return Evidence.combine(items)
 
 
 # --------------------------------------------------------------------------- learning agents
