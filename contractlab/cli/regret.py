@@ -447,7 +447,6 @@ def _title(result) -> str:
 def write_plot(result, path: str) -> None:
     """Mean regret (with its CI) against ``T`` on log-log axes, the bound dashed; written
     atomically as PNG. Non-positive means cannot sit on a log axis: the axis is then symlog."""
-    from ..theory.fileio import write_atomic
     plt = _plot_module()
     T, mean = result.horizons, result.mean_regret
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
@@ -457,18 +456,25 @@ def write_plot(result, path: str) -> None:
     ax.plot(T, mean, "o-", label=label)
     if result.bound is not None:
         ax.plot(T, result.bound["values"], "k--", label=f"bound ({result.bound['name']}, {result.bound['holds']})")
-    ax.set_xscale("log")
     low = min(mean.min(), result.ci[:, 0].min() if result.ci is not None else mean.min())
+    nobound = "" if result.bound is not None else "; no bound applies"
+    finish_loglog(plt, fig, ax, path, low, f"{_title(result)}", result.sublinearity, nobound, "T (rounds)", "regret")
+
+
+def finish_loglog(plt, fig, ax, path: str, low: float, title: str, sub: dict, note: str, xlabel: str,
+                  ylabel: str) -> None:
+    """Log ``x``; log ``y`` if every plotted value is positive (else symlog); the title with the
+    verdict and slope, labels, grid, legend; written atomically as PNG and closed."""
+    from ..theory.fileio import write_atomic
+    ax.set_xscale("log")
     if low > 0:
         ax.set_yscale("log")
     else:
         ax.set_yscale("symlog", linthresh=1.0)
-    sub = result.sublinearity
     slope = "" if sub.get("slope") is None else f", slope {sub['slope']:.3f}"
-    nobound = "" if result.bound is not None else "; no bound applies"
-    ax.set_title(f"{_title(result)}\n{sub['verdict']}{slope}{nobound}", fontsize=9)
-    ax.set_xlabel("T (rounds)")
-    ax.set_ylabel("regret")
+    ax.set_title(f"{title}\n{sub['verdict']}{slope}{note}", fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -505,12 +511,18 @@ def print_table(result) -> None:
     runs = ("each horizon a separate run, the learning rate tuned to it" if result.runs == "per_horizon"
             else "one run of the largest horizon, recorded at each horizon")
     console.print(escape(f"runs: {runs}"), highlight=False)
-    sub = result.sublinearity
+    why = "one horizon" if len(result.horizons) < 2 else "some mean regret <= 0"
+    print_verdict(console, result.sublinearity, result.level, why)
+
+
+def print_verdict(console, sub: dict, level: float, no_slope: str) -> None:
+    """The fitted slope (with its bootstrap CI when the test ran) and the coloured verdict."""
+    from rich.markup import escape
     if sub.get("slope") is None:
-        slope = "slope: — (" + ("one horizon" if len(result.horizons) < 2 else "some mean regret <= 0") + ")"
+        slope = f"slope: — ({no_slope})"
     elif sub.get("slope_ci") is not None:
         lo, hi = sub["slope_ci"]
-        slope = (f"slope: {sub['slope']:.3f} (log-log; {result.level:.0%} CI [{_fmt(lo)}, {_fmt(hi)}], "
+        slope = (f"slope: {sub['slope']:.3f} (log-log; {level:.0%} CI [{_fmt(lo)}, {_fmt(hi)}], "
                  "bootstrap over seeds)")
     else:
         slope = f"slope: {sub['slope']:.3f} (log-log least squares; no CI)"

@@ -194,6 +194,8 @@ def _fmt(x) -> str:
 def print_table(doc: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
+
+    from .regret import print_verdict
     console = stdout_console()
     console.print(escape(f"contractlab steer — {doc['mechanism']} vs {doc['agent']} agent on {doc['environment']} "
                          f"({doc['seeds'].size} seeds)"), highlight=False)
@@ -215,25 +217,13 @@ def print_table(doc: dict) -> None:
                              f"{doc['phase_two_transfer_mean']:.4g} ({_fmt(ratio)} x the exact minimum); "
                              f"contracts posted at {int(doc['transfers']['implemented'].sum())} of "
                              f"{doc['transfers']['implemented'].size} (run, step, state)"), highlight=False)
-    sub = doc["sublinearity"]
-    if sub.get("slope") is None:
-        slope = "slope: —"
-    elif sub.get("slope_ci") is not None:
-        lo, hi = sub["slope_ci"]
-        slope = f"slope: {sub['slope']:.3f} (log-log; {doc['level']:.0%} CI [{_fmt(lo)}, {_fmt(hi)}], bootstrap over seeds)"
-    else:
-        slope = f"slope: {sub['slope']:.3f} (log-log least squares; no CI)"
-    console.print(escape(slope), highlight=False)
-    colour = {"sublinear": "green", "linear": "red"}.get(sub["verdict"], "yellow")
-    console.print(f"verdict: [bold {colour}]{sub['verdict']}[/bold {colour}] — {escape(sub['reason'])}",
-                  highlight=False)
+    print_verdict(console, doc["sublinearity"], doc["level"], "some mean regret <= 0")
 
 
 def write_plot(doc: dict, path: str) -> None:
     """Mean welfare regret (with its CI) against ``T`` on log-log axes, the selfish line ``gap · T``
     dashed; written atomically as PNG."""
-    from ..theory.fileio import write_atomic
-    from .regret import _plot_module
+    from .regret import _plot_module, finish_loglog
     plt = _plot_module()
     T, mean = doc["horizons"], doc["mean_regret"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
@@ -242,23 +232,9 @@ def write_plot(doc: dict, path: str) -> None:
     ax.plot(T, mean, "o-", label=f"{doc['mechanism']}: mean welfare regret")
     if doc["gap"] > 0:
         ax.plot(T, doc["gap"] * T, "k--", label="selfish policy: gap · T")
-    ax.set_xscale("log")
-    if (mean > 0).all():
-        ax.set_yscale("log")
-    else:
-        ax.set_yscale("symlog", linthresh=1.0)
-    sub = doc["sublinearity"]
-    slope = "" if sub.get("slope") is None else f", slope {sub['slope']:.3f}"
-    ax.set_title(f"{doc['mechanism']} vs {doc['agent']} on {doc['environment']}\n{sub['verdict']}{slope}", fontsize=9)
-    ax.set_xlabel("T (episodes)")
-    ax.set_ylabel("welfare regret")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        write_atomic(path, lambda fh: fig.savefig(fh, format="png", metadata={"Software": None}), binary=True)
-    finally:
-        plt.close(fig)
+    low = float(mean.min())
+    finish_loglog(plt, fig, ax, path, low, f"{doc['mechanism']} vs {doc['agent']} on {doc['environment']}",
+                  doc["sublinearity"], "", "T (episodes)", "welfare regret")
 
 
 def _json_ready(doc: dict) -> dict:
