@@ -270,14 +270,16 @@ def payoff_games(min_actions: int = 2, max_actions: int = 4):
 
 
 @lru_cache(maxsize=None)
-def _full_information_learner(n: int):
+def full_information_learners(n: int):
+    """Hedge (tuned or a drawn rate), RM and RM+ over ``n`` actions: the learners that play mixed strategies."""
     return st.one_of(st.builds(Hedge, st.just(n), st.one_of(st.none(), _ETA)),
                      st.builds(RegretMatching, st.just(n)), st.builds(RegretMatchingPlus, st.just(n)))
 
 
 @lru_cache(maxsize=None)
-def _any_learner(n: int):
-    return st.one_of(_full_information_learner(n), st.builds(Exp3, st.just(n)), st.builds(UCB1, st.just(n)))
+def any_learners(n: int):
+    """Every learner of the package over ``n`` actions except follow-the-leader."""
+    return st.one_of(full_information_learners(n), st.builds(Exp3, st.just(n)), st.builds(UCB1, st.just(n)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -308,7 +310,7 @@ def game_cases(draw, zero_sum: bool = False) -> GameCase:
         game = draw(payoff_games())
         mode = draw(st.sampled_from(["mixed", "sampled"]))
     k, l = game.shape
-    make = _full_information_learner if mode == "mixed" else _any_learner
+    make = full_information_learners if mode == "mixed" else any_learners
     seed = draw(_SEED)
     seeds = (seed,) if mode == "mixed" else (seed, seed + 1)
     return GameCase(game, draw(make(k)), draw(make(l)), draw(st.integers(1, MAX_T_GAME)), mode, seeds)

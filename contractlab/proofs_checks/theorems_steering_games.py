@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 from hypothesis import strategies as st
 
-from ..learning.no_regret import UCB1, Exp3, Hedge, RegretMatching, RegretMatchingPlus
+from ..learning.no_regret import Hedge
 from ..learning.no_regret.base import Learner
 from ..learning.steering import (DEFAULT_DECAY, DEFAULT_MARGIN, margin_schedule, payment_tables, steer_game,
                                  target_margins)
@@ -50,7 +50,7 @@ from ..theory.bimatrix import BimatrixGame, pure_nash_equilibria
 from ..theory.game_families import prisoners_dilemma, stag_hunt
 from .registry import CHECK_TOL, Evidence, theorem
 from .sublinearity import sublinearity_test
-from .theorems_regret import payoff_games, sure_bound
+from .theorems_regret import any_learners, full_information_learners, payoff_games, sure_bound
 
 ZHANG = ("Zhang, Farina, Anagnostides, Cacciamani, McAleer, Haupt, Celli, Gatti, Conitzer & Sandholm, "
          "Steering No-Regret Learners to a Desired Equilibrium (arXiv 2306.05221)")
@@ -145,17 +145,6 @@ def check_dominance(case: DominanceCase) -> Evidence:
 # steering_games.budget_sandwich
 # --------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
-def _full_information(n: int):
-    return st.one_of(st.builds(Hedge, st.just(n), st.one_of(st.none(), st.floats(1e-3, 8.0))),
-                     st.builds(RegretMatching, st.just(n)), st.builds(RegretMatchingPlus, st.just(n)))
-
-
-@lru_cache(maxsize=None)
-def _any_learner(n: int):
-    return st.one_of(_full_information(n), st.builds(Exp3, st.just(n)), st.builds(UCB1, st.just(n)))
-
-
 @dataclass(frozen=True, eq=False)
 class SteeringCase:
     game: BimatrixGame
@@ -180,7 +169,7 @@ def steering_cases(draw) -> SteeringCase:
     target = draw(st.sampled_from(nash)) if nash and draw(st.booleans()) else \
         (draw(st.integers(0, k - 1)), draw(st.integers(0, l - 1)))
     mode = draw(st.sampled_from(["mixed", "sampled"]))
-    make = _full_information if mode == "mixed" else _any_learner
+    make = full_information_learners if mode == "mixed" else any_learners
     seed = draw(st.integers(0, 2**31 - 1))
     seeds = (seed,) if mode == "mixed" else (seed, seed + 1)
     decay = draw(st.one_of(st.sampled_from((0.0, DEFAULT_DECAY, 0.5, 1.0)), st.floats(0.0, 2.0)))
