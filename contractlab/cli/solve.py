@@ -252,24 +252,13 @@ def _print_stackelberg(game, doc: dict) -> None:
 
 # --------------------------------------------------------------------------- MDPs with externalities
 
-#: Kind and version of the document ``solve`` prints and writes for an ``externality_mdp``.
-WELFARE_KIND, WELFARE_VERSION = "welfare_benchmarks", 1
-
-
 def _externality(model, backend: str) -> dict:
-    """The exact welfare benchmarks (:func:`~contractlab.solvers.welfare.welfare_benchmarks`): the
-    scalars of its ``summary()`` and the time-indexed policies ``(H, S)``, transfers ``(H, S, K)``,
-    expected payments ``(H, S)`` and the implementability of the target ``(H, S)``."""
+    """The exact welfare benchmarks (:func:`~contractlab.solvers.welfare.welfare_benchmarks`) as a
+    ``welfare_benchmarks`` document (:func:`~contractlab.theory.documents.welfare_benchmarks_document`)."""
     from ..solvers.welfare import welfare_benchmarks
+    from ..theory.documents import welfare_benchmarks_document
 
-    b = welfare_benchmarks(model, backend=backend)
-    impl = b.implementation
-    return {"kind": WELFARE_KIND, "version": WELFARE_VERSION, "environment": model.environment,
-            "horizon": model.horizon, "discount": model.discount, "initial_state": model.initial_state,
-            **b.summary(), "backend": backend,
-            "optimal_policy": b.optimum.policy, "selfish_policy": b.selfish.policy,
-            "implemented_policy": impl.policy, "transfers": impl.contract,
-            "expected_payment": impl.expected_payment, "target_implementable": impl.target_implementable}
+    return welfare_benchmarks_document(model, welfare_benchmarks(model, backend=backend), backend)
 
 
 def _print_welfare(model, doc: dict) -> None:

@@ -37,7 +37,6 @@ DEFAULT_AGENT = "hedge"
 #: The default environment: pollution control, small enough that the regret separates by 2·10^4 episodes.
 DEFAULT_ENV = {"n_levels": 3, "horizon": 2, "damage_scale": 0.1}
 LEVEL = 0.95
-KIND, VERSION = "steering_run", 1
 #: Largest number of episodes of one run, and of seeds (the per-episode records are (seeds, T) floats).
 MAX_EPISODES = 10**8
 MAX_SEED = 2**63 - 1
@@ -152,6 +151,7 @@ def build_result(model, env_name: str, agent_name: str, mechanism: str, config, 
     from ..learning.externality_agents import make_agent
     from ..learning.two_phase import steer
     from ..solvers.welfare import welfare_benchmarks
+    from ..theory.documents import steering_run_document
     from .regret import interval, verdict
     agent = make_agent(agent_name)
     bench = welfare_benchmarks(model)
@@ -164,24 +164,13 @@ def build_result(model, env_name: str, agent_name: str, mechanism: str, config, 
         transfer.append(last.transfer.sum(axis=1))
         phase_one.append(last.phase_one_length)
         blocks.append(last.block_length)
-    R = np.ascontiguousarray(np.array(regret).T)
-    mean, ci = interval(R, LEVEL)
-    exact_transfer = bench.total_transfer
-    phase_two = last.phase_two_transfer()
-    return {
-        "kind": KIND, "version": VERSION, "environment": env_name, "mechanism": mechanism, "agent": agent_name,
-        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
-        "seeds": np.asarray(seeds, dtype=np.int64), "horizons": np.asarray(horizons, dtype=np.int64),
-        "optimal_welfare": bench.optimal_welfare, "selfish_welfare": bench.selfish_welfare, "gap": bench.gap,
-        "exact_total_transfer": exact_transfer, "phase_one_length": np.asarray(phase_one, dtype=np.int64),
-        "block_length": np.asarray(blocks, dtype=np.int64), "welfare_regret": R, "mean_regret": mean,
-        "ci": ci, "level": LEVEL, "transfer_paid": np.ascontiguousarray(np.array(transfer).T),
-        "phase_two_transfer_mean": None if not np.isfinite(phase_two).any() else float(np.nanmean(phase_two)),
-        "transfers": {"horizon": int(horizons[-1]), "contract": last.contract, "implemented": last.implemented,
-                      "per_episode": last.transfer},
-        "neutrality_error": last.neutrality_error(),
-        "sublinearity": verdict(R, horizons),
-    }
+    R = np.array(regret).T
+    _, ci = interval(R, LEVEL)
+    return steering_run_document(
+        environment=env_name, mechanism=mechanism, agent=agent_name,
+        config={k: getattr(config, k) for k in config.__dataclass_fields__}, seeds=seeds, horizons=horizons,
+        benchmarks=bench, phase_one_length=phase_one, block_length=blocks, welfare_regret=R, level=LEVEL, ci=ci,
+        transfer_paid=np.array(transfer).T, last_run=last, sublinearity=verdict(R, horizons))
 
 
 # --------------------------------------------------------------------------- output
@@ -237,19 +226,6 @@ def write_plot(doc: dict, path: str) -> None:
                   doc["sublinearity"], "", "T (episodes)", "welfare regret")
 
 
-def _json_ready(doc: dict) -> dict:
-    from ..theory.documents import finite_or_none
-    out = dict(doc)
-    out["sublinearity"] = dict(doc["sublinearity"])
-    for key in ("slope",):
-        v = out["sublinearity"].get(key)
-        out["sublinearity"][key] = None if v is None else finite_or_none(v)
-    if out["sublinearity"].get("slope_ci") is not None:
-        out["sublinearity"]["slope_ci"] = [finite_or_none(x) for x in out["sublinearity"]["slope_ci"]]
-    out["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in doc["config"].items()}
-    return out
-
-
 def run(args) -> int:
     from .regret import _plot_module, parse_horizons
     apply_budget_options(args)
@@ -280,7 +256,6 @@ def run(args) -> int:
             def progress(T, n):
                 bar.update(task, completed=sum(h for h in horizons if h < T) + n)
             doc = build_result(model, env_name, args.agent, args.mechanism, config, horizons, seeds, progress)
-    doc = _json_ready(doc)
     _write_outputs(args, doc)
     if args.json:
         shown = dict(doc)

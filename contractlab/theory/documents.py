@@ -429,3 +429,60 @@ def _register_regret_run() -> None:
 
 
 _register_regret_run()
+
+
+# --------------------------------------------------------------------------- welfare and steering
+
+#: Version of the ``welfare_benchmarks`` kind (``contractlab solve`` on an ``externality_mdp``).
+WELFARE_BENCHMARKS_VERSION = 1
+
+
+def welfare_benchmarks_document(model, benchmarks, backend: str) -> dict:
+    """``kind: welfare_benchmarks``: the scalars of
+    :meth:`~contractlab.solvers.welfare.WelfareBenchmarks.summary` and the time-indexed optimal,
+    selfish and implemented policies ``(H, S)``, the minimal transfers ``(H, S, K)``, their expected
+    payments ``(H, S)`` and whether the target is implementable ``(H, S)``."""
+    impl = benchmarks.implementation
+    return {"kind": "welfare_benchmarks", "version": WELFARE_BENCHMARKS_VERSION, "environment": model.environment,
+            "horizon": model.horizon, "discount": model.discount, "initial_state": model.initial_state,
+            **benchmarks.summary(), "backend": backend,
+            "optimal_policy": benchmarks.optimum.policy, "selfish_policy": benchmarks.selfish.policy,
+            "implemented_policy": impl.policy, "transfers": impl.contract,
+            "expected_payment": impl.expected_payment, "target_implementable": impl.target_implementable}
+
+
+#: Version of the ``steering_run`` kind (``contractlab steer``).
+STEERING_RUN_VERSION = 1
+
+
+def steering_run_document(*, environment: str, mechanism: str, agent: str, config: dict, seeds, horizons,
+                          benchmarks, phase_one_length, block_length, welfare_regret, level: float, ci,
+                          transfer_paid, last_run, sublinearity: dict) -> dict:
+    """``kind: steering_run``: ``welfare_regret[seed, j]`` (``Σ_n (W* − E[W_n])`` of the run of
+    ``horizons[j]`` episodes), its means and Student-t ``ci`` at ``level``, the Phase-1 length and
+    probe-block length of each run, the total transfer each seed paid in each run, the exact
+    benchmarks (``optimal_welfare``, ``selfish_welfare``, ``gap``, ``exact_total_transfer``), the
+    sublinearity verdict, and for the largest run (``transfers``): its Phase-2 schedule
+    ``contract (seeds, H, S, K)``, where one is posted (``implemented``) and the transfer paid in each
+    episode (``per_episode``, ``(seeds, T)``)."""
+    R = np.ascontiguousarray(welfare_regret, dtype=np.float64)
+    phase_two = last_run.phase_two_transfer()
+    sub = dict(sublinearity)
+    sub["slope"] = None if sub.get("slope") is None else finite_or_none(sub["slope"])
+    if sub.get("slope_ci") is not None:
+        sub["slope_ci"] = [finite_or_none(x) for x in sub["slope_ci"]]
+    return {
+        "kind": "steering_run", "version": STEERING_RUN_VERSION, "environment": environment,
+        "mechanism": mechanism, "agent": agent,
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()},
+        "seeds": np.asarray(seeds, dtype=np.int64), "horizons": np.asarray(horizons, dtype=np.int64),
+        "optimal_welfare": benchmarks.optimal_welfare, "selfish_welfare": benchmarks.selfish_welfare,
+        "gap": benchmarks.gap, "exact_total_transfer": benchmarks.total_transfer,
+        "phase_one_length": np.asarray(phase_one_length, dtype=np.int64),
+        "block_length": np.asarray(block_length, dtype=np.int64), "welfare_regret": R,
+        "mean_regret": R.mean(axis=0), "ci": ci, "level": float(level),
+        "transfer_paid": np.ascontiguousarray(transfer_paid, dtype=np.float64),
+        "phase_two_transfer_mean": float(np.nanmean(phase_two)) if np.isfinite(phase_two).any() else None,
+        "transfers": {"horizon": int(np.asarray(horizons)[-1]), "contract": last_run.contract,
+                      "implemented": last_run.implemented, "per_episode": last_run.transfer},
+        "neutrality_error": last_run.neutrality_error(), "sublinearity": sub}
