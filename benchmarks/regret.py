@@ -38,11 +38,9 @@ the rounds by 100 and uses 10 seeds (a smoke test; no targets).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -201,20 +199,13 @@ def naive_rate(name: str, rounds: int) -> float:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or "unknown"
+    """The machine, versions and commit, as ``benchmarks/contracts.py`` records them."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu,
-            "cpu_count": os.cpu_count(), "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version(), "numpy": np.__version__, "git_commit": commit}
+        from contracts import machine_info as info
+    finally:
+        sys.path.pop(0)
+    return info()
 
 
 # --------------------------------------------------------------------------- output
