@@ -532,25 +532,31 @@ def print_verdict(console, sub: dict, level: float, no_slope: str) -> None:
                   highlight=False)
 
 
-def _write_outputs(args, result) -> None:
-    """The figure, then the document; if the document cannot be written, a figure this run
-    created is removed again, so a failure leaves nothing new behind."""
+def write_figure_then_document(plot: str | None, draw, out: str | None, save_document) -> None:
+    """Write the figure (``draw(path)``), then the document (``save_document(path)``); if the
+    document cannot be written, a figure this run created is removed again, so a failure leaves
+    nothing new behind. Shared by ``regret`` and ``steer``."""
     import os
 
-    from ..theory.fileio import save
-    plot_existed = args.plot is not None and os.path.exists(args.plot)
-    if args.plot is not None:
-        writing("--plot", args.plot, lambda: write_plot(result, args.plot))
+    plot_existed = plot is not None and os.path.exists(plot)
+    if plot is not None:
+        writing("--plot", plot, lambda: draw(plot))
     try:
-        if args.out is not None:
-            writing("--out", args.out, lambda: save(result, args.out))
+        if out is not None:
+            writing("--out", out, lambda: save_document(out))
     except BaseException:
-        if args.plot is not None and not plot_existed:
+        if plot is not None and not plot_existed:
             try:
-                os.unlink(args.plot)
+                os.unlink(plot)
             except OSError:
                 pass
         raise
+
+
+def _write_outputs(args, result) -> None:
+    from ..theory.fileio import save
+    write_figure_then_document(args.plot, lambda path: write_plot(result, path), args.out,
+                               lambda path: save(result, path))
 
 
 def run(args) -> int:

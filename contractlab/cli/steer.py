@@ -29,7 +29,7 @@ import numpy as np
 
 from ..theory.errors import InvalidInstanceError
 from .common import (EXIT_OK, add_budget_options, apply_budget_options, check_distinct_outputs, check_output,
-                     error_line, note, print_json, stderr_console, stdout_console, writing)
+                     error_line, note, print_json, stderr_console, stdout_console)
 
 DEFAULT_HORIZONS = (200, 632, 2000, 6325, 20000)
 DEFAULT_SEEDS = 20
@@ -273,24 +273,13 @@ def run(args) -> int:
 
 
 def _write_outputs(args, doc: dict) -> None:
-    """The figure, then the document (its per-episode transfers in the ``.npz`` sibling when large);
-    if the document cannot be written, a figure this run created is removed again."""
+    """The figure, then the document (its per-episode transfers in the ``.npz`` sibling when large)."""
     from ..theory.fileio import save
-    plot_existed = args.plot is not None and os.path.exists(args.plot)
-    if args.plot is not None:
-        writing("--plot", args.plot, lambda: write_plot(doc, args.plot))
-    try:
-        if args.out is not None:
-            flat = dict(doc)
-            transfers = flat.pop("transfers")
-            flat.update({"transfers_horizon": transfers["horizon"], "contract": transfers["contract"],
-                         "implemented": transfers["implemented"].astype(np.int8),
-                         "transfer_per_episode": transfers["per_episode"]})
-            writing("--out", args.out, lambda: save(flat, args.out, npz_threshold=4096))
-    except BaseException:
-        if args.plot is not None and not plot_existed:
-            try:
-                os.unlink(args.plot)
-            except OSError:
-                pass
-        raise
+    from .regret import write_figure_then_document
+    flat = dict(doc)
+    transfers = flat.pop("transfers")
+    flat.update({"transfers_horizon": transfers["horizon"], "contract": transfers["contract"],
+                 "implemented": transfers["implemented"].astype(np.int8),
+                 "transfer_per_episode": transfers["per_episode"]})
+    write_figure_then_document(args.plot, lambda path: write_plot(doc, path), args.out,
+                               lambda path: save(flat, path, npz_threshold=4096))
