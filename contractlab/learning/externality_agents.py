@@ -243,7 +243,7 @@ class BestResponder:
         return state.policy
 
     def update(self, state, m, ep, transfers, values) -> None:
-        pass
+        """Nothing to learn: the policy changes only when new transfers are announced (``restart``)."""
 
 
 def make_agent(name: str, eta: float | None = None):

@@ -81,7 +81,7 @@ show both.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import chi2
@@ -180,7 +180,6 @@ class SteeringRun:
     high: np.ndarray
     informed: np.ndarray
     implemented: np.ndarray
-    extra: dict = field(default_factory=dict)
 
     def welfare_regret(self) -> np.ndarray:
         """``(R, T)``: ``Σ_{n<=t} (W* − E[W_n])``, the cumulative (pseudo-)regret in welfare."""
