@@ -2,7 +2,6 @@
 forward DP against brute-force enumeration of every action sequence, sampling against the
 exact values, and validation at the boundary."""
 
-import itertools
 
 import numpy as np
 import pytest
