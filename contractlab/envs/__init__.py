@@ -1,0 +1,29 @@
+"""Environments with the standard multi-agent RL interface (PettingZoo), over contractlab's numpy
+cores.
+
+This subpackage needs the optional extra ``envs`` (``gymnasium`` and ``pettingzoo``)::
+
+    pip install "contractlab[envs]"
+
+Nothing else in contractlab imports it: the games themselves and their batched cores live in
+:mod:`contractlab.theory` (e.g. :mod:`contractlab.theory.escape_room`) and use numpy only, so the
+solvers, learners and checks run without these packages.
+
+* :class:`EscapeRoomEnv` / :func:`parallel_env` — Escape Room ER(N, M) as a PettingZoo
+  ``ParallelEnv`` (:mod:`contractlab.envs.escape_room`).
+"""
+
+from __future__ import annotations
+
+#: The one-line message of the ImportError raised when the extra is missing.
+MISSING_EXTRA_MESSAGE = ('contractlab.envs needs gymnasium and pettingzoo: pip install "contractlab[envs]"')
+
+try:
+    import gymnasium  # noqa: F401
+    import pettingzoo  # noqa: F401
+except ImportError as exc:
+    raise ImportError(MISSING_EXTRA_MESSAGE, name=getattr(exc, "name", None)) from exc
+
+from .escape_room import EscapeRoomEnv, parallel_env  # noqa: E402
+
+__all__ = ["EscapeRoomEnv", "parallel_env", "MISSING_EXTRA_MESSAGE"]
