@@ -35,6 +35,7 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_online_contract",
     "contractlab.proofs_checks.theorems_welfare",
     "contractlab.proofs_checks.theorems_steering_games",
+    "contractlab.proofs_checks.theorems_metagrad",
     "contractlab.proofs_checks.theorems_incentives",
 )
 
