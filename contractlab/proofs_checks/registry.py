@@ -35,8 +35,9 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_online_contract",
     "contractlab.proofs_checks.theorems_welfare",
     "contractlab.proofs_checks.theorems_steering_games",
-    "contractlab.proofs_checks.theorems_metagrad",
+    "contractlab.proofs_checks.theorems_tax",
     "contractlab.proofs_checks.theorems_incentives",
+    "contractlab.proofs_checks.theorems_metagrad",
 )
 
 #: Default numerical tolerance of a check (absolute, scaled by max(1, |bound|)).
