@@ -1,5 +1,5 @@
 """``contractlab solve FILE``: the exact answer for a contract problem, a principal-agent MDP,
-a bimatrix game or an MDP with externalities, as a table on stdout, JSON (``--json``) or a result
+a bimatrix game, an MDP with externalities or a game with incentives (normal-form, Escape Room), as a table on stdout, JSON (``--json``) or a result
 file (``-o``)."""
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ KINDS = {
     "bimatrix_game": "the leader's optimal commitment (Stackelberg, Conitzer-Sandholm LPs)",
     "externality_mdp": "welfare benchmarks: W*, the selfish welfare, the gap and the minimal transfers "
                        "implementing the welfare optimum (solvers/welfare.py)",
+    "normal_form_game": "the welfare optimum and the minimal incentives that make it a Nash / dominant-strategy "
+                        "equilibrium (solvers/incentive_optimum.py)",
+    "escape_room": "the welfare-optimal joint policy of ER(N, M) by DP over the joint positions and the minimal "
+                   "Nash / dominant incentives implementing it (solvers/incentive_optimum.py)",
 }
 #: Options that apply to contract problems only.
 _CONTRACT_ONLY = ("exact", "certify")
@@ -76,6 +80,9 @@ def run(args) -> int:
     elif kind == "externality_mdp":
         doc = _externality(obj, args.backend)
         show = _print_welfare
+    elif kind in ("normal_form_game", "escape_room"):
+        doc = _incentive_game(obj, kind, args.backend)
+        show = _print_incentive_optimum
     else:
         doc = _bimatrix(obj, args.backend)
         show = _print_stackelberg
@@ -83,7 +90,7 @@ def run(args) -> int:
         writing("--output", args.output, lambda: fileio.save(doc, args.output, npz_threshold=NPZ_THRESHOLD))
         note(f"wrote {args.output}")
     if args.json:
-        print_json(doc, indent=kind not in ("pamdp", "externality_mdp"))
+        print_json(doc, indent=kind not in ("pamdp", "externality_mdp", "escape_room"))
     elif not args.output:
         show(obj, doc)
     if doc.get("converged") is False:
@@ -296,3 +303,53 @@ def _print_welfare(model, doc: dict) -> None:
                        escape(model.label(int(doc["selfish_policy"][0, s]))), _fmt(doc["transfers"][0, s]),
                        f"{doc['expected_payment'][0, s]:.6g}")
     console.print(policy)
+
+
+# --------------------------------------------------------------------------- games with incentives
+
+def _incentive_game(obj, kind: str, backend: str) -> dict:
+    """The welfare optimum (DP) and the minimal Nash and dominant incentives implementing it (LPs) as an
+    ``incentive_optimum`` document (:func:`~contractlab.theory.documents.incentive_optimum_document`)."""
+    from ..solvers.incentive_optimum import min_incentives, welfare_optimum
+    from ..theory.documents import incentive_optimum_document
+    if kind == "escape_room":
+        name, game = f"ER({obj.n_agents}, {obj.min_at_lever}), {obj.max_steps} steps", obj.as_markov_game()
+    else:
+        game = obj.as_markov_game()
+        name = f"{game.n_agents}-player normal-form game"
+    opt = welfare_optimum(game)
+    nash = min_incentives(game, opt.policy, kind="nash", backend=backend)
+    dominant = min_incentives(game, opt.policy, kind="dominant", backend=backend)
+    return incentive_optimum_document(name, game, opt, nash, dominant)
+
+
+def _print_incentive_optimum(obj, doc: dict) -> None:
+    """W*, the optimal trajectory with each step's joint action, and the minimal incentives per agent."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(f"[bold]Welfare optimum[/bold] ({escape(doc['game'])}): W* = {doc['optimal_welfare']:.6g}; "
+                  f"agents' returns {_fmt(doc['returns'])}")
+    names = getattr(obj, "action_names", None)
+    path = Table(title="the optimal trajectory and the minimal incentives paid on it (Nash = dominant cost)"
+                 if abs(doc["nash"]["expected_cost"] - doc["dominant"]["expected_cost"]) < 1e-9 else
+                 "the optimal trajectory and the minimal incentives paid on it")
+    for col in ("step", "state", "joint action", "Nash incentives", "dominant incentives"):
+        path.add_column(col)
+    for t, (s, acts) in enumerate(zip(doc["path"], doc["path_actions"])):
+        if s < 0:
+            break
+        shown = [names[i][a] for i, a in enumerate(acts)] if names else acts
+        path.add_row(str(t), str(s), escape(str(shown)), _fmt(doc["nash"]["paid_on_path"][t]),
+                     _fmt(doc["dominant"]["paid_on_path"][t]))
+    console.print(path)
+    table = Table(title="minimal incentives implementing the optimum")
+    for col in ("equilibrium", "total expected cost", "per agent", "net welfare W* − cost"):
+        table.add_column(col, justify="right")
+    for kind in ("nash", "dominant"):
+        d = doc[kind]
+        cost = d["expected_cost"]
+        table.add_row(kind, "infeasible" if cost is None else f"{cost:.6g}", _fmt(d["cost_per_agent"]),
+                      "—" if cost is None else f"{doc['optimal_welfare'] - cost:.6g}")
+    console.print(table)

@@ -11,6 +11,8 @@ solvers, learners and checks run without these packages.
 
 * :class:`EscapeRoomEnv` / :func:`parallel_env` — Escape Room ER(N, M) as a PettingZoo
   ``ParallelEnv`` (:mod:`contractlab.envs.escape_room`).
+* :class:`CoinGameEnv` — the Coin Game (:mod:`contractlab.envs.coin_game`, whose own
+  ``parallel_env`` builds it).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ try:
 except ImportError as exc:
     raise ImportError(MISSING_EXTRA_MESSAGE, name=getattr(exc, "name", None)) from exc
 
+from .coin_game import CoinGameEnv  # noqa: E402
 from .escape_room import EscapeRoomEnv, parallel_env  # noqa: E402
 
-__all__ = ["EscapeRoomEnv", "parallel_env", "MISSING_EXTRA_MESSAGE"]
+__all__ = ["CoinGameEnv", "EscapeRoomEnv", "parallel_env", "MISSING_EXTRA_MESSAGE"]

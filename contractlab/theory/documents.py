@@ -486,3 +486,95 @@ def steering_run_document(*, environment: str, mechanism: str, agent: str, confi
         "transfers": {"horizon": int(np.asarray(horizons)[-1]), "contract": last_run.contract,
                       "implemented": last_run.implemented, "per_episode": last_run.transfer},
         "neutrality_error": last_run.neutrality_error(), "sublinearity": sub}
+
+
+# --------------------------------------------------------------------------- incentive design
+
+#: Version of the ``incentive_optimum`` kind (``contractlab solve`` on a game with incentives).
+INCENTIVE_OPTIMUM_VERSION = 1
+#: Version of the ``design_run`` kind (``contractlab design``).
+DESIGN_RUN_VERSION = 1
+
+
+def _listed(values) -> list:
+    """A float array as nested lists with ``None`` for non-finite entries (JSON has no NaN)."""
+    arr = np.asarray(values, dtype=float)
+    out = arr.astype(object)
+    out[~np.isfinite(arr)] = None
+    return out.tolist()
+
+
+def incentive_optimum_document(game_name: str, game, optimum, nash, dominant) -> dict:
+    """``kind: incentive_optimum``: the welfare optimum ``W*`` of a game with incentives (DP), the agents'
+    returns under it, its time-indexed joint policy ``(H, S)`` and trajectory, and for each equilibrium
+    kind (``nash``, ``dominant``) the minimal incentives implementing it (LP): the total expected cost,
+    per agent, and the incentives paid on the trajectory ``(H, n)`` (``eta`` at each step's state and
+    joint action)."""
+    def kind_doc(res) -> dict:
+        paid = np.zeros((game.horizon, game.n_agents))
+        for t, s in enumerate(optimum.path):
+            if s >= 0:
+                paid[t] = res.eta[t, s, optimum.policy[t, s]]
+        return {"feasible": bool(res.feasible), "expected_cost": finite_or_none(res.expected_cost),
+                "cost_per_agent": [finite_or_none(c) for c in res.cost_per_agent], "paid_on_path": paid,
+                "status": [str(s) for s in res.status]}
+    actions = game.joint_actions()
+    path_actions = [[int(a) for a in actions[optimum.policy[t, s]]] if s >= 0 else None
+                    for t, s in enumerate(optimum.path)]
+    return {"kind": "incentive_optimum", "version": INCENTIVE_OPTIMUM_VERSION, "game": game_name,
+            "n_agents": game.n_agents, "n_actions": list(game.n_actions), "n_states": game.n_states,
+            "horizon": game.horizon, "optimal_welfare": float(optimum.value),
+            "returns": [float(r) for r in optimum.returns], "policy": optimum.policy,
+            "path": [int(s) for s in optimum.path], "path_actions": path_actions,
+            "nash": kind_doc(nash), "dominant": kind_doc(dominant),
+            "net_welfare_of_min_incentives": float(optimum.value - nash.expected_cost)}
+
+
+def design_run_document(*, game_name: str, game, config, seeds, iterations: int, references: dict, runs: dict,
+                        level: float, summarise) -> dict:
+    """``kind: design_run``: the exact references (``W*``, minimal Nash and dominant incentives, the
+    net welfare of the LP-minimal design), and per designer the final agents' exact welfare,
+    incentives paid and net welfare per seed, their means and Student-t intervals at ``level``, the
+    ratios to ``W*`` and to the LP-minimal incentives, the learning curves ``(seeds, iterations)``
+    (exact DP values of the agents after each iteration; ``None`` where not computed) and the largest
+    difference between the designer's lookahead and the agents' own step; and the paired
+    differences in net welfare between the first designer and each other one."""
+    from dataclasses import asdict
+    opt, nash, dom = references["optimum"], references["nash"], references["dominant"]
+    w_star = float(opt.value)
+    p_min = float(nash.expected_cost)
+    designers, finals = {}, {}
+    for name, results in runs.items():
+        W = np.array([r.final_exact_welfare for r in results], dtype=float)
+        P = np.array([r.final_exact_incentives for r in results], dtype=float)
+        N = W - P
+        finals[name] = N
+        curve_w = [r.exact_welfare if r.exact_welfare is not None else r.welfare for r in results]
+        curve_p = [r.exact_incentives if r.exact_incentives is not None else r.incentives for r in results]
+        sw, sp, sn = summarise(W, level), summarise(P, level), summarise(N, level)
+        designers[name] = {
+            "final_welfare": W, "final_incentives": P, "final_net_welfare": N,
+            "summary": {"welfare": sw, "incentives": sp, "net_welfare": sn,
+                        "welfare_ratio": finite_or_none(sw["mean"] / w_star) if w_star else None,
+                        "incentive_ratio": finite_or_none(sp["mean"] / p_min) if p_min > 0 else None,
+                        "net_welfare_ratio": finite_or_none(sn["mean"] / w_star) if w_star else None},
+            "welfare_curve": _listed(np.array(curve_w, dtype=float)),
+            "net_welfare_curve": _listed(np.array(curve_w, dtype=float) - np.array(curve_p, dtype=float)),
+            "max_update_mismatch": finite_or_none(max((r.max_update_mismatch for r in results), default=math.nan)),
+        }
+    differences = {}
+    names = list(runs)
+    for name in names[1:]:
+        d = summarise(finals[names[0]] - finals[name], level)
+        lo, hi = d["ci"] if d["ci"] is not None else (math.nan, math.nan)
+        d["verdict"] = (f"{names[0]} better" if lo > 0 else f"{name} better" if hi < 0 else "no significant difference"
+                        ) if d["ci"] is not None else "one seed: no interval"
+        differences[name] = d
+    cfg = asdict(config)
+    return {"kind": "design_run", "version": DESIGN_RUN_VERSION, "game": game_name, "n_agents": game.n_agents,
+            "n_actions": list(game.n_actions), "n_states": game.n_states, "horizon": game.horizon,
+            "config": cfg, "seeds": [int(s) for s in seeds], "iterations": int(iterations), "level": level,
+            "exact": {"optimal_welfare": w_star, "min_incentives_nash": p_min,
+                      "min_incentives_dominant": float(dom.expected_cost),
+                      "net_welfare_of_min_incentives": w_star - p_min},
+            "designers": designers, "differences": differences}

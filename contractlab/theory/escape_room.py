@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InvalidInstanceError
+from .fileio import FileKind, register_kind, require_fields
 from .markov_game import TabularMarkovGame
 
 #: Position (and action) indices, as in the authors' code.
@@ -306,3 +307,19 @@ def escape_room_game(n: int, m: int, max_steps: int = DEFAULT_MAX_STEPS) -> Tabu
     start = int(room.state_index(np.full(n, START)))
     return TabularMarkovGame(n_actions=(N_POSITIONS,) * n, next_state=next_state.astype(np.int64),
                              rewards=rewards, initial_state=start, horizon=room.max_steps)
+
+
+# --------------------------------------------------------------------------- file kind
+
+def _room_from_dict(data: dict) -> EscapeRoom:
+    require_fields(data, ("n_agents", "min_at_lever"), {"kind", "version", "n_agents", "min_at_lever", "max_steps"})
+    return EscapeRoom(data["n_agents"], data["min_at_lever"], data.get("max_steps", DEFAULT_MAX_STEPS))
+
+
+def _room_to_dict(room: EscapeRoom) -> dict:
+    return {"kind": "escape_room", "version": 1, "n_agents": room.n_agents, "min_at_lever": room.min_at_lever,
+            "max_steps": room.max_steps}
+
+
+#: ``{"kind": "escape_room", "version": 1, "n_agents": N, "min_at_lever": M, "max_steps": 5}``.
+register_kind(FileKind("escape_room", 1, EscapeRoom, _room_from_dict, _room_to_dict))
