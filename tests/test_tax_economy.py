@@ -199,3 +199,13 @@ def test_checks_fail_on_planted_bugs(monkeypatch):
     assert not TT.check_closed_form(case).passed
     monkeypatch.setattr(TT, "gini", lambda x: gini(x) * 0.99)
     assert not TT.check_equality_extremes((np.array([1.0, 2.0, 3.0]), 1.0)).passed
+
+
+def test_kkt_check_at_a_kink_reached_by_round_off():
+    """l* = cutoff / s sits on a kink, and s * l* is one ulp below the cutoff: the one-sided
+    derivatives must still be taken on the sides asked for (found by `verify` from an installed copy)."""
+    from contractlab.proofs_checks.theorems_tax import TaxCase, check_best_response_optimal
+    e = TaxEconomy(skills=np.array([1.9]), l_max=1.0, eta=0.0, elasticity=1.0, labour_coefficient=1.0)
+    assert 1.9 * (1.0 / 1.9) != 1.0            # the round-off this case is about
+    ev = check_best_response_optimal(TaxCase(e, np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.0, np.array([0.0])))
+    assert ev.passed, ev

@@ -145,11 +145,19 @@ def check_equality_extremes(case) -> Evidence:
     return Evidence.combine(items)
 
 
+#: Relative distance within which an income counts as sitting on a bracket cutoff (round-off of ``s * (b / s)``).
+KINK_SNAP = 1e-12
+
+
 def _one_sided(economy: TaxEconomy, b, r, R, l, side: float) -> tuple[np.ndarray, np.ndarray]:
     """One-sided derivative of every agent's ``f`` at ``l`` from the bracket on ``side`` (+1: right,
     −1: left), and the scale of its two terms; written from the model here."""
     s = economy.skills
     z = s * l
+    # a best response at a kink is l = cutoff / s, and s * l may land one ulp below the cutoff: snap
+    # incomes within KINK_SNAP of a cutoff onto it, so the side asked for is the side used
+    near = np.abs(z[:, None] - b[None, :]) <= KINK_SNAP * np.maximum(1.0, b[None, :])
+    z = np.where(near.any(axis=1), b[np.argmax(near, axis=1)], z)
     k = np.clip(np.searchsorted(b, z, side="right" if side > 0 else "left") - 1, 0, b.size - 1)
     c = z - tax(z, b, r) + R
     with np.errstate(divide="ignore", invalid="ignore"):
