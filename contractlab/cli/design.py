@@ -6,7 +6,8 @@ equilibrium (LP, :mod:`contractlab.solvers.incentive_optimum`).
 ``GAME`` is ``prisoners-dilemma`` (default), ``stag-hunt``, ``public-goods`` (``--players``,
 ``--multiplier``), ``escape-room`` (``--agents``, ``--lever``, ``--max-steps``), or a file of kind
 ``normal_form_game`` or ``escape_room``. ``--designer`` takes one or more of ``metagrad``, ``dual-rl``,
-``amd``, ``fixed`` (the LP-minimal incentives, paid to learning agents) and ``none`` (or ``all``);
+``amd``, ``fixed`` (the LP-minimal dominant incentives plus a margin of 0.5 that makes the
+equilibrium strict, paid to learning agents) and ``none`` (or ``all``);
 with several, the table also gives each one's difference to the first in net welfare, paired by seed,
 with its Student-t interval.
 
@@ -148,11 +149,10 @@ def load_game(args):
 
 def require_deep() -> None:
     """One line naming the extra when torch is missing (the designers are written in torch)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
         raise InvalidInstanceError("torch", "contractlab design needs torch, which is not installed: "
-                                            "pip install 'contractlab[deep]'") from None
+                                            "pip install 'contractlab[deep]'")
 
 
 def make_config(args):
@@ -196,7 +196,8 @@ def exact_references(game) -> dict:
 
 def run_designer(game, name: str, config, seed: int, iterations: int, references: dict, callback=None):
     """One run of designer ``name``: the meta-gradient designer, or a baseline of
-    :mod:`contractlab.learning.incentive_baselines` (``fixed`` pays the LP-minimal Nash incentives)."""
+    :mod:`contractlab.learning.incentive_baselines` (``fixed`` pays the LP-minimal dominant incentives
+    plus a margin of 0.5, :func:`~contractlab.learning.incentive_baselines.lp_incentives`)."""
     from dataclasses import replace
 
     from ..learning import meta_gradient
@@ -205,8 +206,7 @@ def run_designer(game, name: str, config, seed: int, iterations: int, references
     if name == "none":
         return meta_gradient.train(game, replace(config, incentive="none"), seed, iterations, callback=callback)
     from ..learning import incentive_baselines
-    return incentive_baselines.train_baseline(game, name, config, seed, iterations, callback=callback,
-                                              references=references)
+    return incentive_baselines.train_baseline(game, name, config, seed, iterations, callback=callback)
 
 
 def summarise(values: np.ndarray, level: float = LEVEL) -> dict:
