@@ -444,6 +444,49 @@ CATALOGUE += [
 ]
 
 
+# ---- issue 13: games with incentives, their exact references, the meta-gradient designer and its
+# baselines, the taxed economy; killed by the incentives.*, metagrad.* and tax.* theorems (the torch
+# designers, which verify cannot import on a core install, by the test suite)
+CATALOGUE += [
+    M("incentive_dp_myopic", "incentive_optimum.py",
+      "q[t] = w + _lookup(W, game.next_state)",
+      "q[t] = w + 0.0 * _lookup(W, game.next_state)",
+      "welfare DP of a game with incentives forgets the continuation (myopic joint policy)"),
+    M("incentive_lp_payment_sign", "incentive_optimum.py",
+      "A[rr[paid], t[paid]] -= 1.0",
+      "A[rr[paid], t[paid]] += 1.0",
+      "Nash incentives LP: the incentive enters the agent's Bellman rows with the wrong sign"),
+    MP("escape_room_game_strict_lever", "contractlab/theory/escape_room.py",
+       "opened = n_lever >= m                                          # (A,)",
+       "opened = n_lever > m                                           # (A,)",
+       "Escape Room as a Markov game: the door needs more than M agents at the lever"),
+    MP("closed_form_alpha_dropped", LEARNING + "lookahead_closed_form.py",
+       "d_eta = -cost_weight * q + alpha * p * (dtheta_hat - p @ dtheta_hat)   # + α M_i (M̂_i u)",
+       "d_eta = -cost_weight * q + p * (dtheta_hat - p @ dtheta_hat)   # + α M_i (M̂_i u)",
+       "closed-form meta-gradient drops the agents' step size α from dθ̂/dη"),
+    MP("closed_form_cost_sign", LEARNING + "lookahead_closed_form.py",
+       "u = marginal(welfare, pis_hat, i) - cost_weight * etas[i]",
+       "u = marginal(welfare, pis_hat, i) + cost_weight * etas[i]",
+       "closed-form meta-gradient: the incentives paid count as a gain, not a cost"),
+    MP("metagrad_lookahead_sign", LEARNING + "meta_gradient.py",
+       "    return pg.step(theta, grads, config.agents.lr)",
+       "    return pg.step(theta, grads, -config.agents.lr)",
+       "the designer differentiates a descent step of the agents (they ascend)"),
+    MP("amd_step_size_dropped", LEARNING + "incentive_baselines.py",
+       "return W + config.agents.lr * lin - config.cost_weight * paid, gJ",
+       "return W + lin - config.cost_weight * paid, gJ",
+       "AMD's first-order expansion forgets the agents' step size"),
+    MP("tax_cutoff_rates_shifted", "contractlab/theory/tax_economy.py",
+       "below = r[..., :-1] * np.diff(b)",
+       "below = r[..., 1:] * np.diff(b)",
+       "tax due at a cutoff charges each bracket at the next bracket's rate"),
+    M("tax_intercept_sign", "tax_planner.py",
+      "intercept = lump_sum[:, None, None] + (rates * cutoffs - tax_at_cutoffs(cutoffs, rates))[:, None, :]",
+      "intercept = lump_sum[:, None, None] + (rates * cutoffs + tax_at_cutoffs(cutoffs, rates))[:, None, :]",
+      "exact best response: consumption on a bracket adds the tax below it instead of subtracting"),
+]
+
+
 # ---------------------------------------------------------------------------------------------
 # running
 

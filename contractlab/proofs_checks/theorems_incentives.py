@@ -35,6 +35,9 @@ Theorems (``incentives.*``):
 - ``incentives.nash_equals_dominant`` — nash cost ``<=`` dominant cost; in fact both equal
   ``Σ_i (BR_i(0, s_0) − R_i(0, s_0))`` (best-response gains without incentives; proof in the solver's
   docstring: ``V^η >= U >= BR`` bounds below, the backward least-promise incentives attain it).
+- ``incentives.escape_room_optimum`` — in ER(N, M) the DP optimum equals ``max(0, 10(N − M) − M)``, and
+  the Markov game and the batched core follow the rules (written here in plain Python) on drawn
+  (state, joint action) pairs.
 
 Tolerances: exact re-computations agree to :data:`EXACT_TOL` relative to the largest value involved
 (float64 round-off over <= 4 steps); LP answers to :data:`LP_TOL` relative (the LP layer verifies to
@@ -384,3 +387,64 @@ def check_nash_equals_dominant(case: IncentiveCase) -> Evidence:
 __all__ = ["EXACT_TOL", "LP_TOL", "IncentiveCase", "normal_form_cases", "markov_cases", "all_cases",
            "brute_force_welfare", "forward_returns", "backward_values", "best_response_value", "reachable",
            "dominance_slack", "best_response_gaps", "equilibrium_evidence"]
+
+
+# --------------------------------------------------------------------------- Escape Room
+
+@st.composite
+def escape_rooms(draw):
+    """ER(N, M) with ``N <= 4`` (81 joint states) and 1-5 steps, and drawn (state, joint action) pairs."""
+    from ..theory.escape_room import EscapeRoom
+    n = draw(st.integers(1, 4))
+    m = draw(st.integers(1, n))
+    steps = draw(st.integers(1, 5))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return EscapeRoom(n, m, steps), seed
+
+
+def _escape_room_rules(positions: np.ndarray, actions: np.ndarray, m: int) -> tuple[np.ndarray, bool]:
+    """Rewards and whether the episode ends, from the rules as the authors' code states them, with
+    plain Python: door open iff at least ``m`` actions are lever (0); +10 for the door action (2) when
+    open, else 0 for staying, else −1; the episode ends if the door was open and someone is at the
+    door after moving."""
+    open_ = sum(1 for a in actions if a == 0) >= m
+    rewards = np.array([10.0 if (open_ and a == 2) else (0.0 if a == p else -1.0)
+                        for p, a in zip(positions, actions)])
+    return rewards, bool(open_ and any(a == 2 for a in actions))
+
+
+@theorem("incentives.escape_room_optimum",
+         "In Escape Room ER(N, M) (Yang et al.'s rules: positions lever/start/door, an action is the position moved "
+         "to, the door is open iff at least M actions are lever, +10 for walking through an open door, −1 for any "
+         "other move, the episode ends when someone is through an open door or after max_steps), the welfare optimum "
+         "by DP over the joint positions equals max(0, 10(N − M) − M): M agents pull the lever while N − M walk "
+         "through the door on the first step, or (M = N) nobody moves. The Markov game's rewards and end states "
+         "equal the rules on drawn (state, joint action) pairs, and the batched core steps them alike.",
+         f"{YANG}, Section 5.1 (Escape Room); the authors' incentive_design/env/escape_room.py", escape_rooms)
+def check_escape_room_optimum(case) -> Evidence:
+    from ..theory.escape_room import optimal_welfare
+    room, seed = case
+    game = room.as_markov_game()
+    n = room.n_agents
+    formula = max(0.0, 10.0 * (n - room.min_at_lever) - room.min_at_lever)
+    items = [Evidence.equal(float(welfare_optimum(game).value), formula, EXACT_TOL,
+                            "DP welfare optimum − max(0, 10(N − M) − M)"),
+             Evidence.equal(float(optimal_welfare(n, room.min_at_lever)), formula, EXACT_TOL,
+                            "escape_room.optimal_welfare − max(0, 10(N − M) − M)")]
+    rng = np.random.default_rng(seed)
+    states = rng.integers(0, game.n_states, 16)
+    joint = rng.integers(0, game.n_joint_actions, 16)
+    worst = 0.0
+    for s, a in zip(states, joint):
+        pos = np.array(np.unravel_index(s, (3,) * n))
+        act = np.array(np.unravel_index(a, (3,) * n))
+        rewards, ends = _escape_room_rules(pos, act, room.min_at_lever)
+        worst = max(worst, float(np.abs(game.rewards[s, a] - rewards).max()))
+        want_next = -1 if ends else int(np.ravel_multi_index(tuple(act), (3,) * n))
+        worst = max(worst, 0.0 if int(game.next_state[s, a]) == want_next else 1.0)
+        r_core, new_pos, done = room.step(pos[None].astype(np.int8), act[None].astype(np.int8), np.zeros(1, np.int64))
+        worst = max(worst, float(np.abs(r_core[0] - rewards).max()), float(np.abs(new_pos[0] - act).max()),
+                    0.0 if bool(done[0]) == (ends or room.max_steps == 1) else 1.0)
+    items.append(Evidence.equal(worst, 0.0, EXACT_TOL, "largest difference of the Markov game / batched core from the "
+                                                       "rules on 16 drawn (state, joint action) pairs"))
+    return Evidence.combine(items)
