@@ -139,3 +139,38 @@ def test_parser_choices_are_the_library_ones():
     assert design.MODES == meta_gradient.MODES
     assert set(design.INCENTIVES) == set(meta_gradient.INCENTIVE_KINDS) - {"none"}
     assert design.AGENT_KINDS == pg_agents.AGENT_KINDS
+
+
+def test_killed_run_resumes_to_the_uninterrupted_output(tmp_path):
+    """SIGKILL after the first finished (designer, seed) run; the same command with the same checkpoint
+    completes the rest and prints exactly what an uninterrupted run prints."""
+    import os
+    import signal
+    import time
+    args = ["design", "--designer", "metagrad", "none", "--seeds", 3, "--iterations", 60, "--no-progress", "--json"]
+    full = run(*args)
+    assert full.returncode == 0, full.stderr
+    ckpt = tmp_path / "c.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "contractlab", *map(str, args), "--checkpoint", ckpt],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    killed_early = proc.poll() is None
+    if killed_early:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists()
+    resumed = run(*args, "--checkpoint", ckpt)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout == full.stdout
+    assert killed_early          # the kill really happened in the middle (not after the last run)
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    ckpt = tmp_path / "c.npz"
+    first = run("design", "--seeds", 1, "--iterations", 3, "--no-progress", "--checkpoint", ckpt)
+    assert first.returncode == 0, first.stderr
+    other = run("design", "--seeds", 1, "--iterations", 4, "--no-progress", "--checkpoint", ckpt)
+    assert other.returncode == 2 and "different run" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1

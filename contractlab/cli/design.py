@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,6 +84,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-steps", type=int, help="escape-room: episode length (default 5)")
     p.add_argument("--out", metavar="FILE", help="write the runs (JSON, kind design_run, with learning curves)")
     p.add_argument("--plot", metavar="PNG", help="draw the learning curves (needs contractlab[plots])")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="keep every finished (designer, seed) run here; the same command resumes from it after "
+                        "Ctrl-C or a kill, and ends with the output of an uninterrupted run")
     p.add_argument("--json", action="store_true", help="print the runs as JSON on stdout instead of the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is drawn on stderr)")
     add_budget_options(p)
@@ -220,17 +224,106 @@ def summarise(values: np.ndarray, level: float = LEVEL) -> dict:
     return {"mean": mean, "ci": [mean - half, mean + half]}
 
 
+@dataclass(frozen=True, eq=False)
+class RunRecord:
+    """What the ``design_run`` document takes from a finished run (a
+    :class:`~contractlab.learning.meta_gradient.MetaGradResult`, or the same read back from a checkpoint)."""
+
+    welfare: np.ndarray
+    incentives: np.ndarray
+    exact_welfare: np.ndarray | None
+    exact_incentives: np.ndarray | None
+    final_exact_welfare: float
+    final_exact_incentives: float
+    max_update_mismatch: float
+
+    @classmethod
+    def of(cls, r) -> "RunRecord":
+        return cls(r.welfare, r.incentives, r.exact_welfare, r.exact_incentives, r.final_exact_welfare,
+                   r.final_exact_incentives, r.max_update_mismatch)
+
+    def arrays(self, key: str) -> dict[str, np.ndarray]:
+        out = {f"{key}|welfare": self.welfare, f"{key}|incentives": self.incentives,
+               f"{key}|final": np.array([self.final_exact_welfare, self.final_exact_incentives,
+                                         self.max_update_mismatch])}
+        if self.exact_welfare is not None:
+            out[f"{key}|exact_welfare"] = self.exact_welfare
+            out[f"{key}|exact_incentives"] = self.exact_incentives
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, key: str) -> "RunRecord":
+        final = arrays[f"{key}|final"]
+        return cls(arrays[f"{key}|welfare"], arrays[f"{key}|incentives"], arrays.get(f"{key}|exact_welfare"),
+                   arrays.get(f"{key}|exact_incentives"), float(final[0]), float(final[1]), float(final[2]))
+
+
+def game_fingerprint(game) -> str:
+    """SHA-256 of everything that defines a :class:`~contractlab.theory.markov_game.TabularMarkovGame`."""
+    import hashlib
+    h = hashlib.sha256(repr((game.n_actions, game.initial_state, game.horizon)).encode())
+    for arr in (game.next_state, game.rewards, game.observations):
+        h.update(repr(arr.shape).encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def run_identity(game, names, config, seeds, iterations) -> dict:
+    """What a checkpoint must match to be resumed (the same game, designers, settings, seeds)."""
+    from dataclasses import asdict
+    return {"game": game_fingerprint(game), "designers": list(names), "config": asdict(config),
+            "seeds": [int(x) for x in seeds], "iterations": int(iterations)}
+
+
+def load_finished(path: str | None, identity: dict) -> dict:
+    """The finished runs of ``--checkpoint`` (``{(designer, seed): RunRecord}``), or ``{}`` if it does not
+    exist yet; a checkpoint of another run is refused."""
+    from ..learning.checkpoint import load_checkpoint
+    from ..theory.errors import InvalidFileError
+    if path is None or not os.path.lexists(path):
+        return {}
+    arrays, meta = load_checkpoint(path, kind="design_run")
+    if meta.get("identity") != identity:
+        raise InvalidFileError("--checkpoint", "was written by a different run (game, designers, options, seeds or "
+                                               "iterations differ); remove it or use another file")
+    done = {}
+    for name, seed in meta.get("done", []):
+        try:
+            done[(name, int(seed))] = RunRecord.from_arrays(arrays, f"{name}|{int(seed)}")
+        except KeyError:
+            raise InvalidFileError("--checkpoint", f"run ({name}, {seed}) is listed but its arrays are missing") from None
+    return done
+
+
+def save_finished(path: str, identity: dict, done: dict) -> None:
+    from ..learning.checkpoint import save_checkpoint
+    arrays = {}
+    for (name, seed), rec in done.items():
+        arrays.update(rec.arrays(f"{name}|{seed}"))
+    save_checkpoint(path, arrays, {"kind": "design_run", "identity": identity,
+                                   "done": [[name, seed] for (name, seed) in done]})
+
+
 def build_document(game_name: str, game, names: list[str], config, seeds: list[int], iterations: int,
-                   progress=None) -> dict:
-    """Run every designer on every seed and gather the ``design_run`` document."""
+                   progress=None, checkpoint: str | None = None) -> dict:
+    """Run every designer on every seed (skipping the runs already in ``checkpoint``, and adding each
+    finished one to it) and gather the ``design_run`` document."""
     from ..theory.documents import design_run_document
     refs = exact_references(game)
+    identity = run_identity(game, names, config, seeds, iterations)
+    done = load_finished(checkpoint, identity)
     runs = {}
     for name in names:
         results = []
         for seed in seeds:
-            cb = None if progress is None else (lambda it, total, m, name=name, seed=seed: progress(name, seed, it))
-            results.append(run_designer(game, name, config, seed, iterations, refs, callback=cb))
+            if (name, seed) not in done:
+                cb = None if progress is None else (lambda it, total, m, name=name, seed=seed: progress(name, seed, it))
+                done[(name, seed)] = RunRecord.of(run_designer(game, name, config, seed, iterations, refs, callback=cb))
+                if checkpoint is not None:
+                    save_finished(checkpoint, identity, done)
+            elif progress is not None:
+                progress(name, seed, iterations)
+            results.append(done[(name, seed)])
         runs[name] = results
     return design_run_document(game_name=game_name, game=game, config=config, seeds=seeds, iterations=iterations,
                                references=refs, runs=runs, level=LEVEL, summarise=summarise)
@@ -330,7 +423,8 @@ def run(args) -> int:
     check_counts(args)
     check_output("--out", args.out)
     check_output("--plot", args.plot)
-    check_distinct_outputs(("--out", args.out), ("--plot", args.plot))
+    check_output("--checkpoint", args.checkpoint)
+    check_distinct_outputs(("--out", args.out), ("--plot", args.plot), ("--checkpoint", args.checkpoint))
     if args.plot:
         from .regret import _plot_module
         _plot_module()
@@ -340,7 +434,7 @@ def run(args) -> int:
     total = len(names) * len(seeds) * args.iterations
 
     if args.no_progress:
-        doc = build_document(game_name, game, names, config, seeds, args.iterations)
+        doc = build_document(game_name, game, names, config, seeds, args.iterations, checkpoint=args.checkpoint)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -352,7 +446,8 @@ def run(args) -> int:
                 done[(name, seed)] = it
                 bar.update(task, completed=sum(done.values()), description=f"{name} seed {seed}")
 
-            doc = build_document(game_name, game, names, config, seeds, args.iterations, progress=progress)
+            doc = build_document(game_name, game, names, config, seeds, args.iterations, progress=progress,
+                                 checkpoint=args.checkpoint)
 
     write_figure_then_document(args.plot, lambda p: draw_curves(doc, p), args.out,
                                lambda p: fileio.save(doc, p))
