@@ -93,6 +93,11 @@ def test_a_net_welfare_above_the_optimum_is_reported():
     (("--cost-weight", -1), "--cost-weight"),
     (("no-such-file.json",), "game"),
     (("--out", "/nonexistent-dir/x.json"), "--out"),
+    (("--episodes", 1), "--episodes"),
+    (("escape-room", "--agents", 11), "--agents"),
+    (("escape-room", "--agents", 3, "--lever", 4), "--lever"),
+    (("public-goods", "--players", 1), "--players"),
+    (("--checkpoint", "/nonexistent-dir/c.npz"), "--checkpoint"),
 ])
 def test_bad_arguments_one_line_exit_2(args, field, capsys):
     from contractlab.cli import main

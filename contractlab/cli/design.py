@@ -120,8 +120,27 @@ def _reject_options(args, options: tuple[str, ...], what: str) -> None:
 _FAMILY_OPTIONS = ("players", "multiplier", "agents", "lever", "max_steps")
 
 
+#: The option that sets each field of a family's model (for error lines that name the option).
+_FAMILY_FIELDS = {"n_agents": "--agents", "min_at_lever": "--lever", "max_steps": "--max-steps", "n": "--players",
+                  "multiplier": "--multiplier"}
+#: The option that sets each field of the designer's configuration.
+_CONFIG_FIELDS = {"n_episodes": "--episodes", "lr": "--lr", "cost_weight": "--cost-weight", "agent.lr": "--agent-lr",
+                  "agent.init_scale": "--init-scale", "incentive": "--incentive", "mode": "--mode",
+                  "agent.kind": "--agent"}
+
+
 def load_game(args):
-    """``(name, TabularMarkovGame)`` of the ``GAME`` argument (a family with its options, or a file)."""
+    """``(name, TabularMarkovGame)`` of the ``GAME`` argument (a family with its options, or a file); an
+    invalid family option is reported under its option name."""
+    try:
+        return _load_game(args)
+    except InvalidInstanceError as exc:
+        if (args.game or DEFAULT_GAME) in GAMES and exc.field in _FAMILY_FIELDS:
+            raise InvalidInstanceError(_FAMILY_FIELDS[exc.field], exc.reason) from None
+        raise
+
+
+def _load_game(args):
     from ..theory import fileio
     from ..theory.escape_room import EscapeRoom
     from ..theory.incentive_games import NormalFormGame, prisoners_dilemma, public_goods, stag_hunt
@@ -173,8 +192,7 @@ def make_config(args):
         return DesignerConfig(incentive=args.incentive, mode=args.mode, lr=args.lr, cost_weight=args.cost_weight,
                               n_episodes=args.episodes, agents=agents)
     except InvalidInstanceError as exc:
-        raise InvalidInstanceError("--" + exc.field.replace("agent.", "agent-").replace("_", "-"),
-                                   exc.reason) from None
+        raise InvalidInstanceError(_CONFIG_FIELDS.get(exc.field, exc.field), exc.reason) from None
 
 
 def check_counts(args) -> None:
