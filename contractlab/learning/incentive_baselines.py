@@ -102,7 +102,7 @@ from ..theory.incentive_games import NormalFormGame
 from ..theory.markov_game import TabularMarkovGame
 from . import pg_agents as pg
 from .game_torch import DTYPE, GameTensors, expected_step_sums, require_torch
-from .meta_gradient import (EXACT_SIZE_LIMIT, DesignerConfig, MetaGradResult, _generators, exact_values,
+from .meta_gradient import (EXACT_SIZE_LIMIT, DesignerConfig, MetaGradResult, run_generators, exact_values,
                             incentive_table, init_phi)
 
 torch = require_torch()
@@ -330,7 +330,7 @@ def _train(game, name, cfg, seed, iterations, callback, fixed) -> MetaGradResult
     if name in ("dual-rl", "amd") and cfg.incentive == "none":
         cfg = dataclasses.replace(cfg, incentive="tabular")
     gt = GameTensors.of(game)
-    gen, rng = _generators(seed)
+    gen, rng = run_generators(seed)
     theta = pg.init_params(game, cfg.agents, gen)
     phi = init_phi(game, cfg, gen) if name in ("dual-rl", "amd") else []
     fixed_t = None if fixed is None else torch.as_tensor(fixed, dtype=DTYPE)

@@ -71,7 +71,7 @@ torch = require_torch()
 
 __all__ = ["DesignerConfig", "MetaGradResult", "INCENTIVE_KINDS", "MODES", "EXACT_SIZE_LIMIT", "init_phi",
            "incentive_table", "lookahead", "exact_objective", "sampled_objective", "designer_iteration",
-           "check_agents_step", "train", "exact_values"]
+           "check_agents_step", "run_generators", "train", "exact_values"]
 
 INCENTIVE_KINDS = ("tabular", "mlp", "none")
 MODES = ("exact", "sampled")
@@ -292,7 +292,10 @@ class MetaGradResult:
         return self.final_exact_welfare - self.final_exact_incentives
 
 
-def _generators(seed: int):
+def run_generators(seed: int) -> tuple["torch.Generator", np.random.Generator]:
+    """The two random streams of one run: a torch generator (initial logits and incentive
+    parameters) and a numpy generator (sampled episodes), from the two children of
+    ``numpy.random.SeedSequence(seed)``, so that one seed fixes a run bit for bit."""
     ss = np.random.SeedSequence(int(seed))
     torch_ss, np_ss = ss.spawn(2)
     gen = torch.Generator().manual_seed(int(torch_ss.generate_state(1, np.uint64)[0] >> np.uint64(1)))
@@ -318,7 +321,7 @@ def train(game: TabularMarkovGame, designer_config: DesignerConfig, seed: int, i
 def _train(game, designer_config, seed, iterations, callback) -> MetaGradResult:
     cfg = designer_config
     gt = GameTensors.of(game)
-    gen, rng = _generators(seed)
+    gen, rng = run_generators(seed)
     theta = pg.init_params(game, cfg.agents, gen)
     phi = init_phi(game, cfg, gen)
     small = game.n_states * game.n_joint_actions <= EXACT_SIZE_LIMIT
