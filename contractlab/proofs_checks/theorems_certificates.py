@@ -47,6 +47,7 @@ from ..solvers.certify import TOL as CERT_TOL
 from ..solvers.certify import certify
 from ..solvers.exact import optimal_contract_exact
 from ..solvers.exact_lp import exact_lp
+from ..solvers.linear import best_linear_contract
 from ..solvers.min_pay import min_pay_all, min_pay_lps
 from ..solvers.optimal import OPTIMALITY_TOL, optimal_contract
 from ..theory.contract_problem import ContractProblem
@@ -513,6 +514,37 @@ def check_refutes_corrupted(args) -> Evidence:
         items += _verdict_claims(f"action {res.action}, {name} ({size:g})", cert, bad, problem, gross)
     if opt is not None:
         items += _optimal_claims(opt, problem)
+    return Evidence.combine(items)
+
+
+@theorem("certify.linear_corruptions_not_certified",
+         "Corrupt a certified best-linear-contract answer by a general rule -- one critical value moved by 10⁻⁴ "
+         "relative, the last critical value and its induced action dropped, an induced action replaced by "
+         "another, α* moved by 10⁻⁴ -- keeping the reported principal utility: the corrupted answer is never "
+         "certified (the certifier recomputes the whole upper envelope exactly; a utility that is still optimal "
+         "makes it at most 'numerically verified').",
+         f"{DRT19}, Section 3 (linear contracts: the upper envelope of (R_i α − c_i) and its critical values); "
+         "the verdicts of docs/certificates.md",
+         _any_problems)
+def check_linear_corruptions(problem: ContractProblem) -> Evidence:
+    res = best_linear_contract(problem)
+    if certify(res, problem).verdict != CERTIFIED:
+        return Evidence.vacuous("the true answer is not certified")
+    cv = np.asarray(res.critical_values, dtype=float)
+    acts = np.asarray(res.induced_actions)
+    k = int(np.argmax(cv)) if cv.size > 1 else 0
+    moved = cv.copy()
+    moved[k] += 1e-4 * max(1.0, abs(moved[k])) * (-1.0 if moved[k] >= 1.0 else 1.0)
+    swapped = acts.copy()
+    swapped[-1] = (swapped[-1] + 1) % problem.n_actions
+    bad = [("a critical value moved", replace(res, critical_values=moved)),
+           ("α* moved", replace(res, alpha=res.alpha + 1e-4 * (-1.0 if res.alpha >= 0.5 else 1.0)))]
+    if problem.n_actions > 1:
+        bad.append(("an induced action replaced", replace(res, induced_actions=swapped)))
+    if cv.size > 1:
+        bad.append(("the last critical value dropped", replace(res, critical_values=cv[:-1], induced_actions=acts[:-1])))
+    items = [Evidence.equal(float(certify(b, problem).verdict == CERTIFIED), 0.0, 0.0, f"{name}: certified?")
+             for name, b in bad]
     return Evidence.combine(items)
 
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from ..solvers.incentive_optimum import min_incentives, welfare_optimum
+from ..solvers.incentive_optimum import best_response_values, min_incentives, welfare_optimum
 from ..theory.incentive_games import NormalFormGame
 from ..theory.markov_game import TabularMarkovGame, evaluate
 from .registry import Evidence, theorem
@@ -308,9 +308,20 @@ def equilibrium_evidence(game: TabularMarkovGame, policy: np.ndarray, bound: flo
                 br = best_response_value(game, policy, eta, i)
                 items.append(Evidence.at_least(float(paid[i]), br, tol,
                                                f"nash: agent {i}'s following value vs its best response (incentives added)"))
+                items.append(Evidence.equal(float(res.ic_slack[i]), float(paid[i]) - br, tol,
+                                            f"nash: reported IC slack of agent {i} vs following value − best response"))
+                # at the minimal incentives following ties with the best deviation, which hides the sign of
+                # the incentive inside the solver's own best-response DP; at 2·eta following is strictly best
+                # wherever eta > 0
+                items.append(Evidence.equal(float(best_response_values(game, policy, i, 2 * eta)[0, game.initial_state]),
+                                            best_response_value(game, policy, 2 * eta, i), tol,
+                                            f"nash: solver's best-response value of agent {i} at 2·eta vs separate induction"))
         else:
-            items.append(Evidence.at_least(dominance_slack(game, policy, eta), 0.0, tol,
+            worst = dominance_slack(game, policy, eta)
+            items.append(Evidence.at_least(worst, 0.0, tol,
                                            "dominant: smallest one-shot dominance slack over reachable (t, s), profiles, agents"))
+            items.append(Evidence.equal(float(np.nanmin(res.ic_slack)), worst, tol,
+                                        "dominant: smallest reported IC slack vs the recomputed dominance slack"))
     return items
 
 
@@ -321,7 +332,9 @@ def equilibrium_evidence(game: TabularMarkovGame, policy: np.ndarray, bound: flo
          "equilibrium when re-checked from the data: nash -- every agent's value of following is at least its "
          "best-response value against the others following (separate backward induction, incentives added); "
          "dominant -- at every reachable (t, s), for every joint action a, agent i's value of (π_i(t, s), a_{-i}) "
-         "is at least that of a, continuation = everyone following the policy with the incentives. Unbounded, both "
+         "is at least that of a, continuation = everyone following the policy with the incentives. The reported IC "
+         "slacks equal these recomputed margins (nash: per agent; dominant: the smallest), and so does the solver's "
+         "best_response_values at 2·eta. Unbounded, both "
          "LPs are always feasible. Assumes: nothing beyond the model.",
          f"{YANG} (incentives added to rewards); {MT04} (dominant-strategy implementation, off-path promises)",
          all_cases)
