@@ -487,6 +487,31 @@ CATALOGUE += [
 ]
 
 
+# ---- issue 14: the exact Coin Game and its least recommendation payments; killed by the coin.* theorems
+CATALOGUE += [
+    M("coin_every_action_other_reward", "coin_game_exact.py",
+      "q = _agent_view((tb.rewards[..., i] + cont[..., i]).reshape(S, n, n), i)   # (S, a_i, a_j)",
+      "q = _agent_view((tb.rewards[..., 1 - i] + cont[..., i]).reshape(S, n, n), i)   # (S, a_i, a_j)",
+      "every-action payments computed on the other agent's reward"),
+    M("coin_tables_respawn_first_cell", "coin_game_exact.py",
+      "prob[..., k] = np.where(ok, 1.0 / nfree, 0.0)",
+      "prob[..., k] = np.where(ok & (k == 0), 1.0, 0.0)",
+      "exact tables: the coin respawns at the first free cell (the continuation not expected over the respawn)"),
+    M("coin_paper_payment_mean", "coin_game_exact.py",
+      "table = br.q.max(axis=2, keepdims=True) - br.q",
+      "table = br.q.mean(axis=2, keepdims=True) - br.q",
+      "paper payments b_i = mean_a Q_i − Q_i(a_i) instead of max_a Q_i − Q_i(a_i)"),
+    M("coin_lp_follow_side_sign", "coin_game_lp.py",
+      "continuation(0, t_r, s_r, fol, 1.0)",
+      "continuation(0, t_r, s_r, fol, -1.0)",
+      "payment LP: the continuation after following enters the dominance rows with the wrong sign"),
+    M("coin_lp_objective_horizon_short", "coin_game_lp.py",
+      "    for t in range(H - 1):\n        a = policy[t]\n        np.add.at(d[t + 1]",
+      "    for t in range(H - 2):\n        a = policy[t]\n        np.add.at(d[t + 1]",
+      "payment LP: the state distribution of the objective stops one step early (last step's payments free)"),
+]
+
+
 # ---------------------------------------------------------------------------------------------
 # running
 

@@ -38,6 +38,7 @@ THEOREM_MODULES = (
     "contractlab.proofs_checks.theorems_tax",
     "contractlab.proofs_checks.theorems_incentives",
     "contractlab.proofs_checks.theorems_metagrad",
+    "contractlab.proofs_checks.theorems_coin",
 )
 
 #: Default numerical tolerance of a check (absolute, scaled by max(1, |bound|)).
