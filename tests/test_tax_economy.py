@@ -206,6 +206,6 @@ def test_kkt_check_at_a_kink_reached_by_round_off():
     derivatives must still be taken on the sides asked for (found by `verify` from an installed copy)."""
     from contractlab.proofs_checks.theorems_tax import TaxCase, check_best_response_optimal
     e = TaxEconomy(skills=np.array([1.9]), l_max=1.0, eta=0.0, elasticity=1.0, labour_coefficient=1.0)
-    assert 1.9 * (1.0 / 1.9) != 1.0            # the round-off this case is about
+    # 1.9 * (1 / 1.9) rounds to one ulp below 1.0: the round-off this case is about
     ev = check_best_response_optimal(TaxCase(e, np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.0, np.array([0.0])))
     assert ev.passed, ev

@@ -103,6 +103,19 @@ def epsilon_greedy(greedy: np.ndarray, eps: float, n: int, rng: np.random.Genera
     return np.where(u < eps, other, greedy)
 
 
+def check_schedule(config) -> None:
+    """Validate, in place, the batch and schedule fields that every Coin Game learner's frozen config
+    has (``n_envs``, ``iterations``, ``epsilon_*``, ``step_power``, ``min_step``; :class:`AgentConfig`)."""
+    put = lambda name, value: object.__setattr__(config, name, value)  # noqa: E731
+    put("n_envs", check_count("n_envs", config.n_envs))
+    put("iterations", check_count("iterations", config.iterations))
+    put("epsilon_start", check_real("epsilon_start", config.epsilon_start, 0.0, 1.0))
+    put("epsilon_end", check_real("epsilon_end", config.epsilon_end, 0.0, 1.0))
+    put("epsilon_decay", check_real("epsilon_decay", config.epsilon_decay, 0.0, 1.0))
+    put("step_power", check_real("step_power", config.step_power, 0.5, 1.0, low_open=True))
+    put("min_step", check_real("min_step", config.min_step, 0.0, 1.0))
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """Hyper-parameters of the tabular Q-learning agents (module docstring); a bad value raises
@@ -131,14 +144,7 @@ class AgentConfig:
     min_step: float = 0.0
 
     def __post_init__(self) -> None:
-        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        put("n_envs", check_count("n_envs", self.n_envs))
-        put("iterations", check_count("iterations", self.iterations))
-        put("epsilon_start", check_real("epsilon_start", self.epsilon_start, 0.0, 1.0))
-        put("epsilon_end", check_real("epsilon_end", self.epsilon_end, 0.0, 1.0))
-        put("epsilon_decay", check_real("epsilon_decay", self.epsilon_decay, 0.0, 1.0))
-        put("step_power", check_real("step_power", self.step_power, 0.5, 1.0, low_open=True))
-        put("min_step", check_real("min_step", self.min_step, 0.0, 1.0))
+        check_schedule(self)
 
     def epsilon(self, iteration: int) -> float:
         return linear_epsilon(self.epsilon_start, self.epsilon_end, self.epsilon_decay, self.iterations, iteration)

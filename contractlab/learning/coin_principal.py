@@ -96,7 +96,7 @@ from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.validation import check_real
 from .boundary import IterationGuard, stop_requested
 from .checkpoint import load_checkpoint, save_checkpoint
-from .coin_agents import (AgentConfig, AgentRun, PlayMetrics, batched_update, check_count, check_game, check_seed,
+from .coin_agents import (AgentConfig, AgentRun, PlayMetrics, batched_update, check_count, check_game, check_schedule, check_seed,
                           epsilon_greedy, exact_play, linear_epsilon, play_episodes, train_agents)
 
 #: ``kind`` of a learner checkpoint and of a saved policy.
@@ -153,14 +153,8 @@ class PrincipalConfig:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         put("alpha", check_real("alpha", self.alpha, 0.0, low_open=True))
         put("nudge", check_real("nudge", self.nudge, 0.0))
-        put("n_envs", check_count("n_envs", self.n_envs))
-        put("iterations", check_count("iterations", self.iterations))
+        check_schedule(self)
         put("deviation_prob", check_real("deviation_prob", self.deviation_prob, 0.0, 1.0))
-        put("epsilon_start", check_real("epsilon_start", self.epsilon_start, 0.0, 1.0))
-        put("epsilon_end", check_real("epsilon_end", self.epsilon_end, 0.0, 1.0))
-        put("epsilon_decay", check_real("epsilon_decay", self.epsilon_decay, 0.0, 1.0))
-        put("step_power", check_real("step_power", self.step_power, 0.5, 1.0, low_open=True))
-        put("min_step", check_real("min_step", self.min_step, 0.0, 1.0))
 
     def epsilon(self, iteration: int) -> float:
         return linear_epsilon(self.epsilon_start, self.epsilon_end, self.epsilon_decay, self.iterations, iteration)
