@@ -2,7 +2,7 @@
 
     python benchmarks/coin_principal.py [--seeds 5] [--simultaneous random both]
                                         [--principal-iterations 600] [--agent-iterations 600]
-                                        [--nudge 0.05] [--quick]
+                                        [--nudge 0.05] [--minimum lp] [--quick]
 
 For each tie rule (``CoinGame(grid=3, simultaneous=...)``, ``H = 20``, 1458 states) and each
 seed: the principal of :mod:`contractlab.learning.coin_principal` is trained (``α = 0.1``), then
@@ -17,7 +17,9 @@ joint policy after training evaluated on the exact tables: welfare by ``coin_gam
 payments and follow rate on the exact state distribution of that play), averaged over seeds with
 a 95% Student-t interval. Exact references: ``W*`` (``welfare_optimum``), the paper's payments
 for ``π*`` (``paper_payments``), the exact minimum-payment reference
-(``coin_principal.minimum_payment_reference``: every-action payments for now), the selfish SPE
+(``coin_principal.minimum_payment_reference``: the LP minimum of ``solvers/coin_game_lp.py``, the
+least payments that make following weakly optimal against every current action of the other;
+``--minimum every-action`` takes the greedy upper bound instead), the selfish SPE
 (``selfish_equilibrium``, best and worst stage selection).
 
 Columns: welfare as a fraction of ``W*``; expected payments per episode; payments as a share of
@@ -29,7 +31,7 @@ following: the learned payments against the paper's payments on the exact Q for 
 recommendation and nudge, and the IC gap (an agent's exact best-response value minus its value
 of following, per agent and episode; <= 0 means following is a best response).
 
-``--quick``: 2 seeds, 40 iterations each (a smoke run; not converged).
+``--quick``: 2 seeds, 40 iterations each, the every-action minimum (a smoke run; not converged).
 """
 
 from __future__ import annotations
@@ -69,12 +71,15 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_rule(simultaneous: str, seeds: list[int], pcfg: cp.PrincipalConfig, acfg: AgentConfig) -> dict:
+def run_rule(simultaneous: str, seeds: list[int], pcfg: cp.PrincipalConfig, acfg: AgentConfig,
+             minimum: str = "lp") -> dict:
     game = CoinGame(grid=3, simultaneous=simultaneous)
     tb = X.tables(game)
     opt = X.welfare_optimum(tb)
     paper = X.paper_payments(tb, opt)
-    min_name, min_pay = cp.minimum_payment_reference(tb, opt)
+    t0 = time.perf_counter()
+    min_name, min_pay = cp.minimum_payment_reference(tb, opt, minimum)
+    log(f"  {simultaneous}: minimum reference ({min_name}) {min_pay:.4f} in {time.perf_counter() - t0:.0f} s")
     spe = {sel: X.selfish_equilibrium(tb, sel) for sel in ("best", "worst")}
     rows = {k: [] for k in ("principal", "validation", "validation_exact", "selfish", "cooperative",
                             "constant_proportion")}
@@ -164,15 +169,17 @@ def main(argv=None) -> None:
     ap.add_argument("--principal-iterations", type=int, default=cp.PrincipalConfig().iterations)
     ap.add_argument("--agent-iterations", type=int, default=AgentConfig().iterations)
     ap.add_argument("--nudge", type=float, default=cp.PrincipalConfig().nudge)
-    ap.add_argument("--quick", action="store_true", help="2 seeds, 40 iterations: a smoke run")
+    ap.add_argument("--minimum", choices=cp.MINIMUM_REFERENCES, default="lp",
+                    help="the exact minimum-payment reference (default lp; every-action: the greedy upper bound)")
+    ap.add_argument("--quick", action="store_true", help="2 seeds, 40 iterations, every-action minimum: a smoke run")
     args = ap.parse_args(argv)
     if args.quick:
-        args.seeds, args.principal_iterations, args.agent_iterations = 2, 40, 40
+        args.seeds, args.principal_iterations, args.agent_iterations, args.minimum = 2, 40, 40, "every-action"
     pcfg = cp.PrincipalConfig(iterations=args.principal_iterations, nudge=args.nudge)
     acfg = AgentConfig(iterations=args.agent_iterations)
     seeds = list(range(args.seeds))
     start = time.perf_counter()
-    results = [run_rule(sim, seeds, pcfg, acfg) for sim in args.simultaneous]
+    results = [run_rule(sim, seeds, pcfg, acfg, args.minimum) for sim in args.simultaneous]
     wall = time.perf_counter() - start
     info = machine_info()
     command = " ".join(["python benchmarks/coin_principal.py",

@@ -1,5 +1,6 @@
 """``contractlab learn INSTANCE -o POLICY``: train a learned principal and agent, write the
-principal's contract policy and check it against the exact SPE.
+principal's contract policy and check it against the exact SPE. On a ``coin_game`` instance: the
+tabular multi-agent principal of the Coin Game (:mod:`.learn_coin`).
 
 Ctrl-C (SIGINT) or SIGTERM stops the run at the next iteration boundary; with
 ``--checkpoint`` the learner is saved there, and the same command resumes it: the resumed run
@@ -24,10 +25,12 @@ NPZ_THRESHOLD = 100_000
 def add_parser(sub) -> None:
     lp = sub.add_parser("learn", help="train a learned principal and agent on a principal-agent MDP and write "
                                       "the principal's contract policy")
-    lp.add_argument("instance", help="a JSON file of kind pamdp")
+    lp.add_argument("instance", help="a JSON file of kind pamdp, or coin_game (the multi-agent principal, 3x3 or "
+                                     "smaller)")
     lp.add_argument("--learner", choices=("tabular", "deep"), default="tabular",
                     help="tabular (numpy) or deep (torch, the extra [deep]); default tabular")
-    lp.add_argument("-o", "--output", required=True, metavar="POLICY", help="the contract_policy JSON file to write")
+    lp.add_argument("-o", "--output", required=True, metavar="POLICY",
+                    help="the contract_policy JSON file to write (coin_game: the principal's .npz)")
     lp.add_argument("--iterations", type=int, help="iterations of the run (default: the learner's)")
     lp.add_argument("--margin", type=float, help="nudging margin ξ >= 0 of the contracts (default: the learner's)")
     lp.add_argument("--seed", type=int, help="seed of a new run (default 0); a resumed run keeps its checkpoint's")
@@ -107,9 +110,19 @@ def run(args) -> int:
     from ..theory import fileio
     from ..theory.documents import learning_curve_document
 
+    from ..theory.coin_game import CoinGame
+    from ..theory.pamdp import PrincipalAgentMDP
+
     apply_budget_options(args)
+    instance = fileio.load(args.instance)
+    if isinstance(instance, CoinGame):
+        from .learn_coin import run_coin
+        return run_coin(args, instance, _stop_at_boundary, _StopFlag())
+    if not isinstance(instance, PrincipalAgentMDP):
+        raise InvalidInstanceError("instance", f"{args.instance}: learn takes a pamdp or a coin_game instance, "
+                                               f"not a {type(instance).__name__}")
+    mdp = instance
     _check_outputs(args)
-    mdp = fileio.load(args.instance, expect="pamdp")
     learner, resumed = _learner(args, mdp)
     total = learner.config.iterations
 

@@ -54,8 +54,8 @@ Exact references (:mod:`~contractlab.solvers.coin_game_exact`): the learned ``Q_
 recommendation (up to the other's ε-exploration during training), so the learned payments converge to those of
 :func:`~contractlab.solvers.coin_game_exact.paper_payments` for the learned recommendation
 (:func:`exact_payments_for`); :func:`ic_gap` measures exactly how far following is from a best
-response under the learned payments. The "exact minimum payment" reference is chosen in one
-place, :func:`minimum_payment_reference`.
+response under the learned payments. The "exact minimum payment" reference (the LP minimum of
+:mod:`~contractlab.solvers.coin_game_lp`) is chosen in one place, :func:`minimum_payment_reference`.
 
 Validation (:func:`validate`) and the exact metrics (:func:`evaluate_principal`): the agents'
 greedy joint policy after training is evaluated exactly (welfare by
@@ -91,7 +91,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..solvers import coin_game_exact as X
-from ..theory.coin_game import CoinGame
+from ..theory.coin_game import CoinGame, game_from_dict, game_to_dict
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.validation import check_real
 from .boundary import IterationGuard, stop_requested
@@ -171,18 +171,6 @@ class PrincipalConfig:
 
 
 # ---- the game in JSON ---------------------------------------------------------------------------
-
-def game_to_dict(game: CoinGame) -> dict:
-    return {"grid": game.grid, "horizon": game.horizon, "payoff": game.payoff,
-            "payoff_matrix": game.payoff_matrix.tolist(), "stay": game.stay, "simultaneous": game.simultaneous}
-
-
-def game_from_dict(data: dict) -> CoinGame:
-    d = dict(data)
-    if d.get("payoff") != "jaxmarl":
-        d.pop("payoff_matrix", None)
-    return CoinGame(**d)
-
 
 def _same_game(a: CoinGame, b: CoinGame) -> bool:
     return game_to_dict(a) == game_to_dict(b)
@@ -437,13 +425,27 @@ def validate(principal: CoinPrincipal, config: AgentConfig | None = None, seed: 
 
 # ---- exact references ---------------------------------------------------------------------------
 
-def minimum_payment_reference(tables: X.CoinTables, optimum: X.WelfareOptimum) -> tuple[str, float]:
+#: The exact minimum-payment references :func:`minimum_payment_reference` can give.
+MINIMUM_REFERENCES = ("lp", "every-action")
+
+
+def minimum_payment_reference(tables: X.CoinTables, optimum: X.WelfareOptimum,
+                              kind: str = "lp") -> tuple[str, float]:
     """``(name, expected total payment)`` of THE exact minimum-payment reference the reports
-    compare against. For now :func:`~contractlab.solvers.coin_game_exact.every_action_payments`
-    (the least payments, step by step, that make following weakly optimal against every current
-    action of the other, the paper's Eq. (5)); swap in the LP-minimal payments
-    (``solvers/coin_game_lp.min_payments_lp``) here when they exist."""
-    return "every-action", X.every_action_payments(tables, optimum).total_payment
+    compare against: the least expected payments that implement ``π*`` with following weakly
+    optimal against every current action of the other (the paper's Eq. (5)).
+
+    ``kind="lp"`` (default): the true minimum, one sparse LP per agent
+    (:func:`~contractlab.solvers.coin_game_lp.min_payments_lp`; about 2.5 minutes on 3x3 with
+    ``H = 20``). ``kind="every-action"``: the greedy step-by-step payments of
+    :func:`~contractlab.solvers.coin_game_exact.every_action_payments`, an upper bound on the
+    minimum that costs milliseconds (for smoke runs)."""
+    if kind == "lp":
+        from ..solvers.coin_game_lp import min_payments_lp
+        return "LP minimum", float(min_payments_lp(tables, optimum).payments.total_payment)
+    if kind == "every-action":
+        return "every-action", X.every_action_payments(tables, optimum).total_payment
+    raise InvalidInstanceError("kind", f"must be one of {MINIMUM_REFERENCES}, got {kind!r}")
 
 
 def exact_payments_for(tables: X.CoinTables, recommendation: np.ndarray, nudge: float = 0.0) -> np.ndarray:
@@ -509,5 +511,5 @@ def evaluate_principal(principal: CoinPrincipal, tables: X.CoinTables | None = N
 
 
 __all__ = ["PrincipalConfig", "CoinPrincipal", "CoinPrincipalLearner", "train", "validate", "Validation",
-           "follow_payments", "minimum_payment_reference", "exact_payments_for", "ic_gap", "evaluate_principal",
+           "follow_payments", "minimum_payment_reference", "MINIMUM_REFERENCES", "exact_payments_for", "ic_gap", "evaluate_principal",
            "PrincipalMetrics", "PAPER_ALPHA", "KIND", "POLICY_KIND"]

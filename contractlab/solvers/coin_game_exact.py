@@ -282,13 +282,14 @@ class RecommendationPayments:
         return self.optimum.value / alpha - self.total_payment
 
 
-def _follow_payment_value(tb: CoinTables, opt: WelfareOptimum, paid: np.ndarray) -> np.ndarray:
-    """``(2, H + 1, S)`` each agent's expected return plus payments when both follow ``π*``."""
+def _follow_payment_value(tb: CoinTables, policy: np.ndarray, paid: np.ndarray) -> np.ndarray:
+    """``(2, H + 1, S)`` each agent's expected return plus payments when both follow the joint
+    recommendation ``policy`` ``(H, S)`` (``π*``'s, or any other)."""
     H, S = tb.game.horizon, tb.n_states
     rows = np.arange(S)
     U = np.zeros((2, H + 1, S))
     for t in range(H - 1, -1, -1):
-        a = opt.policy[t]
+        a = policy[t]
         cont = tb.expect(U[:, t + 1].T)[rows, a]          # (S, 2)
         U[:, t] = (tb.rewards[rows, a] + cont).T + paid[:, t]
     return U
@@ -308,7 +309,7 @@ def paper_payments(game, optimum: WelfareOptimum | None = None) -> Recommendatio
         Qs.append(br.q)
         tabs.append(table)
         paid[i] = table[hs[0], hs[1], acts[..., i]]
-    U = _follow_payment_value(tb, opt, paid)
+    U = _follow_payment_value(tb, opt.policy, paid)
     expected = tb.initial @ (U[:, 0] - opt.agent_values[0].T).T
     return RecommendationPayments(kind="paper", optimum=opt, paid=paid, agent_values=U, q=np.stack(Qs),
                                   table=np.stack(tabs), expected_payment=expected)

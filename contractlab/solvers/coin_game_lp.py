@@ -331,15 +331,19 @@ def q_tilde(tb: CoinTables, U: np.ndarray) -> np.ndarray:
     return Qt
 
 
-def dominance_slack(tb: CoinTables, opt: WelfareOptimum, paid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dominance_slack(tb: CoinTables, opt, paid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(slack, U, Q̃)``: ``U`` ``(2, H + 1, S)`` recomputed backwards from ``paid`` and the tables,
     ``Q̃`` from ``U`` (:func:`q_tilde`), and ``slack`` ``(2, H, S, n)`` the least, over ``a_i``, of
     ``Q̃_i(π*_i, a_j) + p_i − Q̃_i(a_i, a_j)`` for each current action ``a_j`` of the other (negative:
-    violated)."""
-    H, S = tb.game.horizon, tb.n_states
-    U = _follow_payment_value(tb, opt, paid)
+    violated). ``opt``: the :class:`WelfareOptimum` whose ``π*`` is recommended, or any joint
+    recommendation ``(H, S)`` (actions ``a0·n + a1``), e.g. a learned principal's."""
+    H, S, n = tb.game.horizon, tb.n_states, tb.n
+    policy = opt.policy if isinstance(opt, WelfareOptimum) else np.asarray(opt)
+    if policy.shape != (H, S) or not np.issubdtype(policy.dtype, np.integer):
+        raise InvalidInstanceError("recommendation", f"must be integer {(H, S)}, got {policy.dtype} {policy.shape}")
+    U = _follow_payment_value(tb, policy, paid)
     Qt = q_tilde(tb, U)
-    acts = opt.actions()
+    acts = np.stack([policy // n, policy % n], axis=-1)
     h, rows = np.arange(H)[:, None], np.arange(S)[None, :]
     slack = np.stack([Qt[i][h, rows, acts[..., i], :] + paid[i][..., None] - Qt[i].max(axis=2) for i in (0, 1)])
     return slack, U, Qt

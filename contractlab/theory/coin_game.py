@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InvalidInstanceError
+from .fileio import FileKind, register_kind, require_fields
 
 #: The moves of the actions, as ``(d_row, d_col)``: up, down, left, right, stay.
 MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]], dtype=np.int64)
@@ -79,6 +80,10 @@ PAYOFFS = {
     "classic": ((1.0, 1.0, -2.0), (1.0, 1.0, -2.0)),
     "jaxmarl": ((1.0, 1.0, -2.0), (1.0, 1.0, -2.0)),
 }
+
+#: Largest grid side accepted: the move table has ``grid² × 5`` entries and is built at once, so
+#: a side that cannot fit is refused before anything is allocated (7x7 is the paper's largest).
+MAX_GRID = 1024
 
 #: Default episode lengths of Appendix D.2 by grid size.
 PAPER_HORIZONS = {3: 20, 7: 50}
@@ -128,8 +133,8 @@ class CoinGame:
     simultaneous: str = "both"
 
     def __post_init__(self) -> None:
-        if isinstance(self.grid, bool) or not isinstance(self.grid, (int, np.integer)) or self.grid < 2:
-            raise InvalidInstanceError("grid", f"must be an integer >= 2, got {self.grid!r}")
+        if isinstance(self.grid, bool) or not isinstance(self.grid, (int, np.integer)) or not 2 <= self.grid <= MAX_GRID:
+            raise InvalidInstanceError("grid", f"must be an integer in [2, {MAX_GRID}], got {self.grid!r}")
         object.__setattr__(self, "grid", int(self.grid))
         h = PAPER_HORIZONS.get(self.grid, 50) if self.horizon is None else self.horizon
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
@@ -316,3 +321,52 @@ class CoinGame:
         p0, p1, c, col = self.decode(np.arange(self.n_states))
         ok = (p0 != p1) & (c != p0) & (c != p1)
         return np.where(ok, 1.0 / (C * (C - 1) * (C - 2) * 2), 0.0)
+
+
+# ---- file kind ----------------------------------------------------------------------------------
+
+_FIELDS = ("grid", "horizon", "payoff", "payoff_matrix", "stay", "simultaneous")
+
+
+def game_to_dict(game: CoinGame) -> dict:
+    """The game's parameters (no ``kind``): what :func:`game_from_dict` rebuilds it from."""
+    return {"grid": game.grid, "horizon": game.horizon, "payoff": game.payoff,
+            "payoff_matrix": game.payoff_matrix.tolist(), "stay": game.stay, "simultaneous": game.simultaneous}
+
+
+def game_from_dict(data: dict) -> CoinGame:
+    """A :class:`CoinGame` from :func:`game_to_dict`'s fields (``payoff_matrix`` is kept only with
+    ``payoff="jaxmarl"``; for the named payoffs it is implied). Types are checked here, since the
+    constructor would coerce ``"stay": "no"`` to ``True``."""
+    d = {k: v for k, v in data.items() if k in _FIELDS}
+    if "stay" in d and not isinstance(d["stay"], bool):
+        raise InvalidInstanceError("stay", f"must be true or false, got {d['stay']!r}")
+    for name in ("payoff", "simultaneous"):
+        if name in d and not isinstance(d[name], str):
+            raise InvalidInstanceError(name, f"must be a string, got {type(d[name]).__name__}")
+    if d.get("payoff") != "jaxmarl":
+        d.pop("payoff_matrix", None)
+    elif d.get("payoff_matrix") is not None:
+        m = d["payoff_matrix"]
+        if not (isinstance(m, list) and len(m) == 2 and all(isinstance(r, list) and len(r) == 3 for r in m)):
+            raise InvalidInstanceError("payoff_matrix", "must be 2 rows of 3 numbers [own, other, penalty]")
+        for i, row in enumerate(m):
+            for j, x in enumerate(row):
+                if isinstance(x, bool) or not isinstance(x, (int, float)):
+                    raise InvalidInstanceError("payoff_matrix", f"must be a number, got {type(x).__name__}", (i, j))
+    return CoinGame(**d)
+
+
+def _game_from_file(data: dict) -> CoinGame:
+    require_fields(data, ("grid",), {"kind", "version", *_FIELDS})
+    return game_from_dict(data)
+
+
+def _game_to_file(game: CoinGame) -> dict:
+    return {"kind": "coin_game", "version": 1, **game_to_dict(game)}
+
+
+#: ``{"kind": "coin_game", "version": 1, "grid": 3, "horizon": 20, "payoff": "paper",
+#: "stay": true, "simultaneous": "both"}`` (every field but ``grid`` optional, with the defaults of
+#: :class:`CoinGame`; ``payoff_matrix`` ``[[own, other, penalty], ...]`` only with ``"jaxmarl"``).
+register_kind(FileKind("coin_game", 1, CoinGame, _game_from_file, _game_to_file))
