@@ -13,6 +13,11 @@ solvers, learners and checks run without these packages.
   ``ParallelEnv`` (:mod:`contractlab.envs.escape_room`).
 * :class:`CoinGameEnv` — the Coin Game (:mod:`contractlab.envs.coin_game`, whose own
   ``parallel_env`` builds it).
+* :class:`AgentEnv` / :class:`PrincipalEnv` — the two sides of a principal-agent MDP as Gymnasium
+  environments (:mod:`contractlab.envs.pamdp_gym`).
+* :func:`make` / :func:`ids` — every environment by id; importing this package registers the
+  Gymnasium ids (``contractlab/PAMDPAgent-v0``, ``contractlab/PAMDPPrincipal-v0``) for
+  ``gymnasium.make`` (:mod:`contractlab.envs.registry`).
 """
 
 from __future__ import annotations
@@ -28,5 +33,8 @@ except ImportError as exc:
 
 from .coin_game import CoinGameEnv  # noqa: E402
 from .escape_room import EscapeRoomEnv, parallel_env  # noqa: E402
+from .pamdp_gym import AgentEnv, PrincipalEnv  # noqa: E402
+from .registry import ids, make  # noqa: E402
 
-__all__ = ["CoinGameEnv", "EscapeRoomEnv", "parallel_env", "MISSING_EXTRA_MESSAGE"]
+__all__ = ["CoinGameEnv", "EscapeRoomEnv", "parallel_env", "AgentEnv", "PrincipalEnv", "make", "ids",
+           "MISSING_EXTRA_MESSAGE"]
