@@ -1,7 +1,7 @@
 """The ``contractlab`` command line: one module per command; :mod:`.common` holds the exit
 codes, error lines, output checks and stdout writers they share.
 
-Commands: ``verify``, ``theorems``, ``solve``, ``generate``, ``check``, ``learn``, ``regret``, ``steer``, ``design``. Each module
+Commands: ``verify``, ``theorems``, ``solve``, ``generate``, ``check``, ``learn``, ``regret``, ``steer``, ``design``, ``report``, ``bench``. Each module
 has ``add_parser(subparsers)`` (which sets ``run``) and ``run(args) -> exit code``; it parses,
 calls the library and prints. Nothing in the library imports this package.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from . import check, design, generate, learn, regret, solve, steer, theorems, verify
+from . import bench, check, design, generate, learn, regret, report, solve, steer, theorems, verify
 from .common import Parser, run_guarded
 
-COMMANDS = (verify, solve, generate, check, learn, theorems, regret, steer, design)
+COMMANDS = (verify, solve, generate, check, learn, theorems, regret, steer, design, report, bench)
 
 
 def parser() -> Parser:
