@@ -145,7 +145,8 @@ def _dataset(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("report_inputs")
-    paths = {k: d / f"{k}.json" for k in ("verify", "regret", "design", "check", "curve", "hostile", "solution")}
+    paths = {k: d / f"{k}.json" for k in ("verify", "regret", "design", "check", "curve", "hostile", "solution",
+                                          "coin_check")}
     assert _cli("verify", "--count", 3, "--theorem", "minpay.strong_duality", "--theorem",
                 "minpay.ic_and_limited_liability", "--no-progress", "--out", paths["verify"])[0] == 0
     assert _cli("regret", "--horizons", "100,215,464,1000,2154", "--seeds", 20, "--no-progress",
@@ -158,6 +159,11 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     _false_theorem_run(paths["hostile"])
     assert _cli("generate", "random_discounted", "--states", 8, "--seed", 2, "-o", d / "discounted.json")[0] == 0
     assert _cli("solve", d / "discounted.json", "-o", paths["solution"])[0] == 0  # the meta-algorithm
+    # a Coin Game principal (2x2 grid, 4 steps) and its exact check
+    (d / "coin.json").write_text('{"kind": "coin_game", "version": 1, "grid": 2, "horizon": 4}')
+    code, out = _cli("learn", d / "coin.json", "-o", d / "principal.npz", "--iterations", 20, "--json")
+    assert code == 0
+    paths["coin_check"].write_text(out)
     return paths
 
 
@@ -247,7 +253,7 @@ def assert_clean(seen: dict, page: Path, n_figures: int) -> None:
     assert seen["scripts"] == 0
 
 
-KINDS = ("verify", "regret", "design", "check", "curve", "solution", "hostile", "dataset")
+KINDS = ("verify", "regret", "design", "check", "curve", "solution", "coin_check", "hostile", "dataset")
 
 
 @needs_browser
@@ -262,6 +268,8 @@ def test_each_input_renders_cleanly(kind, inputs, page_of, browser):
         doc = json.loads(inputs[kind].read_text())
         for th in doc["theorems"]:
             assert th["id"] in seen["text"]
+    if kind == "coin_check":
+        assert "Coin Game principal check" in seen["text"] and "dominance violations, follow path" in seen["text"]
 
 
 @needs_browser

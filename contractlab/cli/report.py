@@ -1,6 +1,7 @@
 """``contractlab report RESULTS... --out report.html``: one self-contained HTML page (issue 15).
 
-Reads ``verify --out``, ``regret --out``, ``design --out``, ``check --json`` / ``learn --json``,
+Reads ``verify --out``, ``regret --out``, ``design --out``, ``check --json`` / ``learn --json`` (a contract
+policy or a Coin Game principal),
 ``learn --curve`` and ``solve -o`` (``pamdp_solution``) files and benchmark dataset folders (see :mod:`contractlab.report`); the
 page embeds its figures as inline SVG and needs no network to be viewed.
 """
@@ -17,7 +18,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page from verify, regret, design, check/learn "
                                       "and solve results and benchmark datasets")
     p.add_argument("results", nargs="+", metavar="RESULTS",
-                   help="JSON files of kind verify_results, regret_run, design_run, policy_check, "
+                   help="JSON files of kind verify_results, regret_run, design_run, policy_check, coin_policy_check, "
                         "learning_curve or pamdp_solution, or dataset folders holding index.parquet; one "
                         "section each, in order")
     p.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")

@@ -40,6 +40,7 @@ figcaption{display:table-caption;caption-side:bottom;font-size:.8rem;color:#5760
 
 KIND_TITLES = {"verify_results": "Theorem verification", "regret_run": "No-regret run",
                "design_run": "Incentive designer comparison", "policy_check": "Learner check",
+               "coin_policy_check": "Coin Game principal check",
                "learning_curve": "Learning curve", "pamdp_solution": "Principal-agent MDP solution",
                "dataset": "Benchmark dataset"}
 
@@ -214,6 +215,37 @@ def policy_check_section(doc: dict) -> str:
     return "".join(out)
 
 
+def coin_policy_check_section(doc: dict) -> str:
+    """A learned multi-agent Coin Game principal against the exact solution: the per-agent table
+    and the learned-vs-exact bars."""
+    g = doc["game"]
+    pairs = [("returns", "game return"), ("payments", "learned payments"),
+             ("exact_payments_same_recommendation", "exact payments, same recommendation"),
+             ("ic_gap", "IC gap (best response − following)"),
+             ("follow_violation_max", "largest IC violation vs a follower"),
+             ("follow_violations_on_path", "IC violations vs a follower, follow path"),
+             ("dominance_violation_max", "largest dominance violation (every action of the other)"),
+             ("dominance_violations_on_path", "dominance violations, follow path"),
+             ("best_response_follow_rate", "follow rate of an exact best response")]
+    rows = [[esc(label), num(doc[key][0], 6), num(doc[key][1], 6)] for key, label in pairs]
+    head = [["optimum welfare W*", num(doc["optimum_welfare"], 6)], ["welfare, both follow", num(doc["welfare"], 6)],
+            ["welfare / W*", num(doc["welfare_fraction"], 6)], ["payments / welfare", num(doc["payment_share"], 6)],
+            ["principal objective (welfare / α − payments)", num(doc["objective"], 6)],
+            ["optimum objective", num(doc["optimum_objective"], 6)],
+            *[[esc(f"exact payments for π*: {k}"), num(v, 6)] for k, v in doc["reference_payments"].items()]]
+    out = [f'<p class="summary">A learned principal of the Coin Game ({esc(g.get("grid"))}x{esc(g.get("grid"))}, '
+           f'{esc(g.get("horizon"))} steps, ties: {esc(g.get("simultaneous"))}) against the exact solution; '
+           f'{esc(doc["n_pairs_on_path"])} of {esc(doc["n_pairs"])} (t, s) pairs on the follow path.</p>',
+           _table(["quantity", "value"], head, {1}), _table(["per agent", "agent 0", "agent 1"], rows, {1, 2})]
+    bars = [("welfare / W*", doc["welfare_fraction"]), ("payments / welfare", doc["payment_share"]),
+            ("follow rate, agent 0", doc["best_response_follow_rate"][0]),
+            ("follow rate, agent 1", doc["best_response_follow_rate"][1])]
+    out.append(_figure(figures.ratio_bars([b for b, _ in bars], [math.nan if v is None else v for _, v in bars],
+                                          "learned vs exact"),
+                       "Welfare against the exact optimum, payments as a share of welfare, follow rates"))
+    return "".join(out)
+
+
 def learning_curve_section(doc: dict) -> str:
     """The exact value of the greedy policy during training (convergence of the learner)."""
     out = [f'<p class="summary">{esc(doc["learner"])} learner, seed {esc(doc.get("seed", "—"))}: '
@@ -311,7 +343,8 @@ def dataset_section(cols: dict) -> str:
 # --------------------------------------------------------------------------- the page
 
 SECTIONS = {"verify_results": verify_section, "regret_run": regret_section, "design_run": design_section,
-            "policy_check": policy_check_section, "learning_curve": learning_curve_section,
+            "policy_check": policy_check_section, "coin_policy_check": coin_policy_check_section,
+            "learning_curve": learning_curve_section,
             "pamdp_solution": pamdp_solution_section, "dataset": dataset_section}
 
 

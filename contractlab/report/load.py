@@ -32,8 +32,8 @@ from ..theory.safe_read import check_file_size, check_regular, one_line, read_fi
 from ..theory.validation import echo, field_name
 
 #: The JSON kinds the report understands, with the version it reads.
-KINDS = {"verify_results": 1, "regret_run": 1, "design_run": 1, "policy_check": 1, "learning_curve": 1,
-         "pamdp_solution": 2}
+KINDS = {"verify_results": 1, "regret_run": 1, "design_run": 1, "policy_check": 1, "coin_policy_check": 1,
+         "learning_curve": 1, "pamdp_solution": 2}
 
 #: Columns of a dataset's ``index.parquet`` (as ``contractlab bench generate`` writes it) and their
 #: type: ``"str"``, ``"int"`` or ``"float"`` (an integer column is accepted, null read as NaN). Only
@@ -228,6 +228,29 @@ def _policy_check(data: dict, w: _Where) -> dict:
     return data
 
 
+def _coin_policy_check(data: dict, w: _Where) -> dict:
+    """``contractlab check GAME PRINCIPAL --json`` on a Coin Game: the scalars the page shows and
+    the per-agent pairs."""
+    for key in ("optimum_welfare", "welfare", "welfare_fraction", "payment_share", "objective",
+                "optimum_objective", "payment_error_on_path"):
+        w.number(w.get(data, key), key)
+    for key in ("returns", "payments", "exact_payments_same_recommendation", "ic_gap", "follow_violation_max",
+                "dominance_violation_max", "best_response_follow_rate", "follow_violations",
+                "follow_violations_on_path", "dominance_violations", "dominance_violations_on_path"):
+        pair = w.get(data, key)
+        if not isinstance(pair, list) or len(pair) != 2:
+            w.fail(key, "expected a list of 2 numbers (one per agent)")
+        for i, x in enumerate(pair):
+            w.number(x, f"{key}[{i}]")
+    refs = w.obj(w.get(data, "reference_payments"), "reference_payments")
+    for k, v in refs.items():
+        w.number(v, f"reference_payments.{k}")
+    w.integer(w.get(data, "n_pairs"), "n_pairs", 1)
+    w.integer(w.get(data, "n_pairs_on_path"), "n_pairs_on_path", 0)
+    w.obj(w.get(data, "game"), "game")
+    return data
+
+
 def _learning_curve(data: dict, w: _Where) -> dict:
     w.text(w.get(data, "learner"), "learner")
     it = w.floats(w.get(data, "iterations"), "iterations", 1)
@@ -343,5 +366,5 @@ def load_input(path: str) -> ReportInput:
     if kind in ("regret_run", "pamdp_solution"):
         return ReportInput(kind, path, _registered(data, w, path, kind))
     check = {"verify_results": _verify, "design_run": _design, "policy_check": _policy_check,
-             "learning_curve": _learning_curve}[kind]
+             "coin_policy_check": _coin_policy_check, "learning_curve": _learning_curve}[kind]
     return ReportInput(kind, path, check(data, w))
