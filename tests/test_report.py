@@ -530,3 +530,27 @@ def test_any_field_replaced_gives_a_page_or_one_line(inputs, data):
         assert (Path(tmp) / "r.html").exists() == (code == 0)
     if code == 2:
         assert len(err.getvalue().strip().splitlines()) == 1 and "input.json" in err.getvalue()
+
+
+def test_meta_algorithm_trace_is_written_checked_and_drawn(tmp_path, capsys):
+    """``solve -o`` on a discounted cyclic instance records one trace entry per outer iteration
+    (the last one changes nothing when it converged); the report draws it; a corrupted trace is
+    refused with one line naming the field and index."""
+    inst, sol = tmp_path / "d.json", tmp_path / "sol.json"
+    assert _cli("generate", "random_discounted", "--states", 50, "--actions", 3, "--outcomes", 3, "--discount",
+                0.95, "--seed", 1, "-o", inst)[0] == 0
+    assert _cli("solve", inst, "-o", sol)[0] == 0
+    doc = json.loads(sol.read_text())
+    tr = doc["trace"]
+    assert len(tr["changed"]) == len(tr["principal_value"]) == len(tr["agent_value"]) == doc["iterations"] > 1
+    assert doc["converged"] and tr["changed"][-1] == 0 and min(tr["changed"][:-1]) > 0
+    assert tr["principal_value"][-1] == pytest.approx(doc["principal_value"], abs=1e-6)
+    page, text = _report(tmp_path, sol)
+    assert "meta-algorithm: convergence" in text or "Convergence of the meta-algorithm" in text
+    doc["trace"]["changed"][1] = -3
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    capsys.readouterr()
+    code = main(["report", str(bad), "--out", str(tmp_path / "bad.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "trace.changed" in err and len(err.strip().splitlines()) == 1

@@ -182,6 +182,7 @@ def _pamdp(mdp, backend: str, time_limit: float | None = None) -> dict:
         from ..proofs_checks.spe_checks import spe_gap
         from ..solvers.meta_algorithm import meta_algorithm
         from ..solvers.pamdp_policy import evaluate
+        from ..theory.documents import meta_trace
 
         res = meta_algorithm(mdp, backend=backend, time_limit=time_limit)
         ev = evaluate(mdp, res.policy, res.agent_policy)
@@ -189,7 +190,8 @@ def _pamdp(mdp, backend: str, time_limit: float | None = None) -> dict:
         payment = np.einsum("sk,sk->s", probs, res.policy.contract)
         s0 = mdp.initial_state
         extra = {"converged": bool(res.converged), "iterations": int(res.iterations),
-                 "spe_gap": float(spe_gap(mdp, res.policy, res.agent_policy).gap)}
+                 "spe_gap": float(spe_gap(mdp, res.policy, res.agent_policy).gap),
+                 "trace": meta_trace(res.iterates, mdp.initial_state)}
         for name in ("bound", "reason", "stage"):
             value = getattr(res, name, None)
             if value is not None:

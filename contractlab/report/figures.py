@@ -193,6 +193,32 @@ def learning_curve_figure(doc: dict) -> str:
 
 
 @_drawn
+def meta_trace_figure(trace: dict) -> str:
+    """Convergence of the meta-algorithm: per outer iteration, the principal's and the agent's
+    values at the initial state (left axis) and the states whose action or contract changed
+    (right axis; 0 at the fixed point)."""
+    it = np.arange(1, len(trace["changed"]) + 1)
+    fig = _figure(6.4, 3.6)
+    ax = fig.add_subplot()
+    for key, label, style in (("principal_value", "principal value", "o-"), ("agent_value", "agent value", "s--")):
+        v = np.array([np.nan if x is None else x for x in trace[key]], dtype=float)
+        ax.plot(it, v, style, ms=3, label=label)
+    ax.set_xlabel("outer iteration")
+    ax.set_ylabel("value at the initial state")
+    ax.grid(True, alpha=0.3)
+    right = ax.twinx()
+    right.bar(it, trace["changed"], color="#999999", alpha=0.35, width=0.6, label="states changed")
+    right.set_ylabel("states whose action or contract changed")
+    lines = ax.get_legend_handles_labels()
+    bars = right.get_legend_handles_labels()
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], fontsize=8, loc="best")
+    ax.set_zorder(right.get_zorder() + 1)      # the value lines over the bars
+    ax.patch.set_visible(False)
+    ax.set_title("meta-algorithm: convergence", fontsize=9)
+    return to_svg(fig)
+
+
+@_drawn
 def payment_figure(expected_payment: np.ndarray, action: np.ndarray) -> str:
     """The expected payment of the policy at each state (bars coloured by the recommended action),
     or at each (step, state) as a heat map; more than :data:`MAX_BARS` states: their histogram."""

@@ -259,8 +259,8 @@ def learning_curve_section(doc: dict) -> str:
 
 
 def pamdp_solution_section(sol) -> str:
-    """The values of a ``pamdp_solution`` and, for the meta-algorithm, how it stopped (the file
-    holds the number of iterations, the SPE gap and the error bound, not a per-iteration trace)."""
+    """The values of a ``pamdp_solution`` and, for the meta-algorithm, how it stopped (iterations,
+    SPE gap, error bound) and, when the file holds its ``trace``, its convergence per iteration."""
     x = sol.extra
     method = x.get("method", "?")
     rows = [["principal value at the initial state", num(sol.principal_value, 6)],
@@ -281,8 +281,12 @@ def pamdp_solution_section(sol) -> str:
     pay = np.asarray(sol.expected_payment, dtype=float)
     rows.append(["states" + (" x steps" if pay.ndim == 2 else ""), esc(" x ".join(map(str, pay.shape[::-1])))])
     rows.append(["mean expected payment", num(np.nanmean(pay) if np.isfinite(pay).any() else math.nan)])
+    trace = x.get("trace")
+    convergence = "" if not trace or not trace["changed"] else _figure(
+        figures.meta_trace_figure(trace), "Convergence of the meta-algorithm: values at the initial state and "
+                                          "states changed per outer iteration")
     return (f'<p class="summary">{head} Backend: {esc(x.get("backend", "?"))}.</p>'
-            + _table(["quantity", "value"], rows, {1})
+            + _table(["quantity", "value"], rows, {1}) + convergence
             + _figure(figures.payment_figure(pay, sol.action), "Expected payment of the contract policy per state"))
 
 

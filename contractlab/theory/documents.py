@@ -150,7 +150,9 @@ class PAMDPSolution:
 #: Fields of a ``pamdp_solution`` besides kind and version, and the ones that may be arrays.
 _PAMDP_SOLUTION_FIELDS = {"solution_concept", "backend", "method", "initial_state", "principal_value",
                           "agent_value", "time_indexed", "action", "contract", "expected_payment", "converged",
-                          "iterations", "spe_gap", "bound", "reason", "stage", "n_states"}
+                          "iterations", "spe_gap", "bound", "reason", "stage", "n_states", "trace"}
+#: The per-iteration lists of a meta-algorithm ``trace`` (values at the initial state).
+TRACE_FIELDS = ("changed", "principal_value", "agent_value")
 PAMDP_SOLUTION_ARRAYS = ("action", "contract", "expected_payment")
 
 
@@ -186,8 +188,44 @@ def _pamdp_solution_from_dict(data: dict) -> PAMDPSolution:
     if isinstance(s0, bool) or not isinstance(s0, int) or s0 < 0:
         raise InvalidFileError("initial_state", "expected an integer >= 0")
     extra = {k: v for k, v in data.items() if k in _PAMDP_SOLUTION_FIELDS and k not in PAMDP_SOLUTION_ARRAYS}
+    if "trace" in extra:
+        extra["trace"] = _check_trace(extra["trace"])
     return PAMDPSolution(values["principal_value"], values["agent_value"], int(s0), policy,
                          pay, extra)
+
+
+def meta_trace(iterates, initial_state: int) -> dict:
+    """The ``trace`` of a meta-algorithm run for a ``pamdp_solution`` document: per outer iteration,
+    the states (or step-state pairs) whose action or contract changed, the principal's value of the
+    new policy and the agent's best-response value, both at the initial state (step 0)."""
+    def at_start(v):
+        v = np.asarray(v)
+        x = float(v[initial_state] if v.ndim == 1 else v[0, initial_state])
+        return x if math.isfinite(x) else None
+
+    return {"changed": [int(it.changed) for it in iterates],
+            "principal_value": [at_start(it.step.principal_value) for it in iterates],
+            "agent_value": [at_start(it.agent_value) for it in iterates]}
+
+
+def _check_trace(trace) -> dict:
+    if not isinstance(trace, dict) or set(trace) != set(TRACE_FIELDS):
+        raise InvalidFileError("trace", f"expected an object with the lists {', '.join(TRACE_FIELDS)}")
+    n = None
+    for name in TRACE_FIELDS:
+        values = trace[name]
+        if not isinstance(values, list) or (n is not None and len(values) != n):
+            raise InvalidFileError(f"trace.{name}", "expected a list, one entry per iteration")
+        n = len(values)
+        for i, v in enumerate(values):
+            if name == "changed":
+                ok = not isinstance(v, bool) and isinstance(v, int) and v >= 0
+            else:
+                ok = v is None or (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v))
+            if not ok:
+                raise InvalidFileError(f"trace.{name}", "expected " + ("an integer >= 0" if name == "changed"
+                                                                      else "a finite number or null"), (i,))
+    return trace
 
 
 def _pamdp_solution_to_dict(sol: PAMDPSolution) -> dict:
