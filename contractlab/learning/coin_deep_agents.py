@@ -1,0 +1,418 @@
+"""Deep (torch) Q-learning agents of the Coin Game: the network, the replay, the schedules and the
+selfish / cooperative / constant-proportion / validation learners (Ivanov et al.,
+*Principal-Agent Reinforcement Learning*, arXiv 2407.18074, Section 5 and Appendix D.2).
+
+This module needs the optional extra ``[deep]`` (torch); nothing imports it at
+``import contractlab`` time. The deep principal that uses it is :mod:`.coin_deep`.
+
+Network (:class:`CoinQNetwork`)
+    Appendix D.2: one convolution (4x4 kernels, 4 → 32 channels, ReLU) over the 4-plane egocentric
+    observation of :meth:`~contractlab.theory.coin_game.CoinGame.observations` (own cell, the
+    other's cell, a coin of one's colour, a coin of the other's colour), then two fully connected
+    layers of 64 (ReLU) and one output per action. The kernel is ``min(4, grid)`` (a 4x4 kernel
+    does not fit a 3x3 grid), no padding. Extra inputs are concatenated to the flattened
+    convolution: always the time to go ``(H − t) / H`` (episodes are finite, so values depend
+    on it), and for validation agents the one-hot recommended action (the paper's
+    ``Q^ψ_i((s, a^p_i), a_i)``). Both agents share one network on their egocentric views (the
+    paper's agents share parameters; the game is symmetric in that view).
+
+Learner (:class:`DeepAgentConfig`, :func:`train_deep_agents`)
+    DQN: ``n_envs`` games stepped in lockstep by the batched core (:meth:`CoinGame.reset` /
+    :meth:`CoinGame.step`; all start together, so episodes end together), each agent ε-greedy on
+    the shared network; every transition goes into a uniform replay ring; after each lockstep
+    step, ``updates_per_iteration`` Adam steps on batches of ``batch_size`` transitions (both
+    agents' views of each), Huber loss, gradient norm clipped to 10, target
+    ``r̃_i + γ (1 − done) max_a' Q_target(s'_i, a')``; the target copy is refreshed every
+    ``target_update`` gradient steps. ``r̃_i`` is the shaped reward of the run (:data:`DeepShaping`).
+    Schedules (defaults of Appendix D.2 as read in the reproduction
+    ``Yixiang-Kenzo/RL_ContractTheory_Recreation``, ``notes/coin_game_spec.md``): ε linear
+    0.4 → 0, learning rate geometric 5e-4 → 1e-4, γ = 0.99, batch 128, replay 100 000, target
+    copy every 100 updates; the paper runs 10⁶ iterations of one environment step and one
+    gradient step with prioritised replay (α = 0.4, β = 0, ε = 1e-7). Deviations, for the CPU
+    budget: uniform instead of prioritised replay, ``n_envs`` transitions per gradient step, and
+    far fewer gradient steps (set by the caller; ``benchmarks/coin_deep.py``).
+
+Evaluation (:func:`play_greedy`): greedy play of many games by Monte Carlo (7x7 has ~2.3 · 10⁵
+states per step, too many to evaluate exactly); on 3x3 :func:`tabulate_actions` gives the greedy
+policy at every ``(t, s)`` so that it can be evaluated exactly.
+
+Randomness: ``numpy.random.SeedSequence(seed)`` spawns the environments' and the exploration /
+replay generators and the seed of the network initialisation (taken under
+:func:`torch.random.fork_rng`, so the caller's torch RNG is untouched). Training runs with
+``torch.set_num_threads(num_threads)`` and deterministic algorithms (restored afterwards): the
+same seed gives the same result bit for bit for a fixed thread count and platform.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..theory.coin_game import CoinGame, CoinState
+from ..theory.errors import InvalidInstanceError
+from ..theory.validation import check_real
+from .coin_agents import PlayMetrics, check_count, check_game, check_seed, linear_epsilon
+
+#: ``shaping(t, actions, rewards) -> (training_rewards, payments)``, all ``(B, 2)``: the rewards
+#: agents without a principal learn from and the part of them paid from outside the game.
+DeepShaping = Callable[[int, np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray]"]
+#: ``context(state) -> (recommendation (B, 2) int, payments (B, 2))`` of a frozen principal.
+Context = Callable[[CoinState], "tuple[np.ndarray, np.ndarray]"]
+
+#: Torch threads of the evaluations (greedy play, tables): one, as in training; on a shared
+#: machine more threads on these small networks were measured slower (31 ms per forward pass
+#: of 2048 rows with the default threads under load, against ~5 ms).
+EVAL_THREADS = 1
+
+#: Channels of the convolution and width of the two hidden layers (Appendix D.2).
+CONV_CHANNELS = 32
+HIDDEN = 64
+
+
+class CoinQNetwork(nn.Module):
+    """One conv layer + two fully connected layers of 64 + output (module docstring)."""
+
+    def __init__(self, grid: int, n_actions: int, n_extra: int = 1):
+        super().__init__()
+        k = min(4, grid)
+        self.grid, self.n_actions, self.n_extra = grid, n_actions, n_extra
+        self.conv = nn.Conv2d(4, CONV_CHANNELS, kernel_size=k)
+        flat = CONV_CHANNELS * (grid - k + 1) ** 2
+        self.fc1 = nn.Linear(flat + n_extra, HIDDEN)
+        self.fc2 = nn.Linear(HIDDEN, HIDDEN)
+        self.out = nn.Linear(HIDDEN, n_actions)
+
+    def forward(self, obs: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(obs)).flatten(1)
+        h = torch.relu(self.fc1(torch.cat([h, extra], dim=1)))
+        return self.out(torch.relu(self.fc2(h)))
+
+
+def make_network(grid: int, n_actions: int, n_extra: int, seed: int) -> tuple[CoinQNetwork, CoinQNetwork]:
+    """An online network initialised from ``seed`` and its target copy."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = CoinQNetwork(grid, n_actions, n_extra)
+    target = CoinQNetwork(grid, n_actions, n_extra)
+    target.load_state_dict(net.state_dict())
+    target.requires_grad_(False)
+    return net, target
+
+
+@contextlib.contextmanager
+def torch_mode(n: int):
+    """``torch.set_num_threads(n)`` and deterministic algorithms inside; restored afterwards."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(n)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        torch.set_num_threads(old_threads)
+
+
+# ---- inputs -------------------------------------------------------------------------------------
+
+def encode(game: CoinGame, state: CoinState, t: np.ndarray | int, rec: np.ndarray | None = None):
+    """Both agents' network inputs for a batch of ``B`` states: ``obs`` ``(2B, 4, g, g)`` (agent 0's
+    views first, then agent 1's) and ``extra`` ``(2B, 1 [+ n])``: time to go, and the one-hot
+    recommendation ``rec`` ``(B, 2)`` if given."""
+    B = state.batch
+    obs = game.observations(state)                                   # (B, 2, 4, g, g)
+    obs = torch.from_numpy(np.ascontiguousarray(obs.swapaxes(0, 1))).reshape(2 * B, 4, game.grid, game.grid).float()
+    togo = (game.horizon - np.broadcast_to(np.asarray(t), (B,))) / game.horizon
+    cols = [np.tile(togo, 2)[:, None]]
+    if rec is not None:
+        cols.append(np.eye(game.n_actions)[np.asarray(rec).T.reshape(-1)])
+    return obs, torch.from_numpy(np.concatenate(cols, axis=1)).float()
+
+
+def split(values: torch.Tensor) -> np.ndarray:
+    """``(2B, …)`` rows of :func:`encode` order back to numpy ``(B, 2, …)``."""
+    v = values.detach().numpy()
+    return np.swapaxes(v.reshape((2, -1) + v.shape[1:]), 0, 1)
+
+
+def tabulate_actions(game: CoinGame, net: CoinQNetwork, rec: np.ndarray | None = None) -> np.ndarray:
+    """``(H, S, 2)`` the greedy actions of ``net`` at every step and state index (small grids;
+    ``rec`` ``(H, S, 2)`` the recommendation input of a validation agent)."""
+    H, S = game.horizon, game.n_states
+    out = np.zeros((H, S, 2), dtype=np.int64)
+    st = game.from_index(np.arange(S))
+    with torch.no_grad(), torch_mode(EVAL_THREADS):
+        for t in range(H):
+            obs, extra = encode(game, st, t, None if rec is None else rec[t])
+            out[t] = split(net(obs, extra).argmax(dim=1))
+    return out
+
+
+# ---- replay -------------------------------------------------------------------------------------
+
+class Replay:
+    """A uniform ring buffer of transitions stored as integer states (observations are rebuilt
+    when sampled): ``pos``/``next_pos`` ``(N, 2)``, ``coin``, ``colour``, ``t`` and the next ones,
+    ``actions`` ``(N, 2)``, ``rewards`` ``(N, 2)``, optional ``rec``/``next_rec`` ``(N, 2)`` and
+    ``flag`` (an integer per transition: the deviating agent, ``-1`` if none)."""
+
+    FIELDS = {"pos": (2, np.int64), "coin": ((), np.int64), "colour": ((), np.int64), "t": ((), np.int64),
+              "next_pos": (2, np.int64), "next_coin": ((), np.int64), "next_colour": ((), np.int64),
+              "actions": (2, np.int64), "rewards": (2, np.float64), "rec": (2, np.int64),
+              "next_rec": (2, np.int64), "flag": ((), np.int64)}
+
+    def __init__(self, size: int):
+        self.size, self.n, self.head = size, 0, 0
+        self.data = {k: np.zeros((size,) + ((s,) if isinstance(s, int) else s), dtype=d)
+                     for k, (s, d) in self.FIELDS.items()}
+
+    def add(self, **items) -> None:
+        B = items["coin"].shape[0]
+        where = (self.head + np.arange(B)) % self.size
+        for k, v in items.items():
+            self.data[k][where] = v
+        self.head = (self.head + B) % self.size
+        self.n = min(self.n + B, self.size)
+
+    def sample(self, rng: np.random.Generator, batch: int) -> dict:
+        i = rng.integers(0, self.n, size=batch)
+        return {k: v[i] for k, v in self.data.items()}
+
+
+def states_of(sample: dict, nxt: bool = False) -> CoinState:
+    p = "next_" if nxt else ""
+    return CoinState(pos=sample[p + "pos"], coin=sample[p + "coin"], colour=sample[p + "colour"], t=0)
+
+
+# ---- config -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeepAgentConfig:
+    """Hyper-parameters of the deep Q-learning agents (module docstring); a bad value raises
+    :class:`InvalidInstanceError` naming the field.
+
+    ``iterations`` lockstep steps of ``n_envs`` games, each followed by
+    ``updates_per_iteration`` gradient steps on ``batch_size`` transitions (after
+    ``batch_size`` transitions are stored); ε linear from ``epsilon_start`` to ``epsilon_end``
+    over the first ``epsilon_fraction × iterations``; learning rate geometric from ``lr_start`` to
+    ``lr_end`` over ``iterations``; ``gamma`` the discount; replay of ``buffer_size``; target copy
+    every ``target_update`` gradient steps; ``num_threads`` torch threads."""
+
+    n_envs: int = 16
+    iterations: int = 4000
+    updates_per_iteration: int = 1
+    batch_size: int = 128
+    buffer_size: int = 100_000
+    target_update: int = 100
+    lr_start: float = 5e-4
+    lr_end: float = 1e-4
+    epsilon_start: float = 0.4
+    epsilon_end: float = 0.0
+    epsilon_fraction: float = 1.0
+    gamma: float = 0.99
+    num_threads: int = 1
+
+    def __post_init__(self) -> None:
+        validate_schedule(self)
+
+    def epsilon(self, iteration: int) -> float:
+        return linear_epsilon(self.epsilon_start, self.epsilon_end, self.epsilon_fraction, self.iterations, iteration)
+
+    def lr(self, iteration: int) -> float:
+        x = min(iteration / self.iterations, 1.0)
+        return self.lr_start * (self.lr_end / self.lr_start) ** x
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def validate_schedule(cfg) -> None:
+    """Validate, in place, the fields :class:`DeepAgentConfig` shares with the principal's config."""
+    put = lambda name, value: object.__setattr__(cfg, name, value)  # noqa: E731
+    for name in ("n_envs", "iterations", "updates_per_iteration", "batch_size", "target_update", "num_threads"):
+        put(name, check_count(name, getattr(cfg, name)))
+    put("buffer_size", check_count("buffer_size", cfg.buffer_size, cfg.batch_size))
+    for name in ("lr_start", "lr_end"):
+        put(name, check_real(name, getattr(cfg, name), 0.0, 1.0, low_open=True))
+    for name in ("epsilon_start", "epsilon_end", "epsilon_fraction", "gamma"):
+        put(name, check_real(name, getattr(cfg, name), 0.0, 1.0))
+
+
+# ---- one DQN step -------------------------------------------------------------------------------
+
+def dqn_step(net: nn.Module, opt: torch.optim.Optimizer, q_taken: torch.Tensor, target: torch.Tensor) -> float:
+    """One Adam step on the Huber loss between ``q_taken`` and ``target``, gradient norm clipped to 10."""
+    loss = nn.functional.smooth_l1_loss(q_taken, target)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+    opt.step()
+    return float(loss.detach())
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+def seeds_of(seed: int):
+    """``(env_rng, act_rng, torch_seed)`` from one seed."""
+    env_ss, act_ss, torch_ss = np.random.SeedSequence(check_seed(seed)).spawn(3)
+    return (np.random.default_rng(env_ss), np.random.default_rng(act_ss),
+            int(torch_ss.generate_state(1, np.uint32)[0]))
+
+
+def epsilon_greedy(greedy: np.ndarray, eps: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    u = rng.random(greedy.shape)
+    other = rng.integers(0, n, size=greedy.shape)
+    return np.where(u < eps, other, greedy)
+
+
+# ---- the agents ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class DeepAgentRun:
+    """Trained agents: the shared ``net``; ``uses_rec`` whether it takes the recommendation;
+    ``curve`` ``(iterations // H, 3)`` per batch of episodes the mean welfare, payments (per
+    episode, under exploration) and follow rate (NaN without a principal)."""
+
+    game: CoinGame
+    config: DeepAgentConfig
+    seed: int
+    net: CoinQNetwork
+    uses_rec: bool
+    curve: np.ndarray
+
+    def act(self, state: CoinState, t: int, rec: np.ndarray | None = None) -> np.ndarray:
+        """``(B, 2)`` greedy actions."""
+        with torch.no_grad():
+            obs, extra = encode(self.game, state, t, rec if self.uses_rec else None)
+            return split(self.net(obs, extra).argmax(dim=1))
+
+
+def train_deep_agents(game: CoinGame, shaping: DeepShaping | None, config: DeepAgentConfig | None = None,
+                      seed: int = 0, context: Context | None = None, callback=None) -> DeepAgentRun:
+    """Train two DQN agents (one shared network) from scratch on the shaped rewards. With
+    ``context`` (a frozen principal's recommendation and payments) they are selfish validation
+    agents instead: the recommendation is an input and agent ``i`` learns from ``r_i`` plus the
+    payment iff it played the recommendation (``shaping`` is then ignored).
+    ``callback(iteration, total, metrics)`` runs after every episode batch; ``True`` stops."""
+    game = check_game(game)
+    cfg = DeepAgentConfig() if config is None else config
+    if not isinstance(cfg, DeepAgentConfig):
+        raise InvalidInstanceError("config", f"must be a DeepAgentConfig, got {type(cfg).__name__}")
+    env_rng, act_rng, tseed = seeds_of(seed)
+    H, n, B = game.horizon, game.n_actions, cfg.n_envs
+    uses_rec = context is not None
+    replay = Replay(cfg.buffer_size)
+    curve = []
+    with torch_mode(cfg.num_threads):
+        net, target = make_network(game.grid, n, 1 + (n if uses_rec else 0), tseed)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_start)
+        updates = 0
+        state = game.reset(B, env_rng)
+        rec, pay = context(state) if uses_rec else (np.zeros((B, 2), np.int64), np.zeros((B, 2)))
+        ep = np.zeros(3)
+        for it in range(cfg.iterations):
+            t = state.t
+            eps = cfg.epsilon(it)
+            with torch.no_grad():
+                obs, extra = encode(game, state, t, rec if uses_rec else None)
+                greedy = split(net(obs, extra).argmax(dim=1))
+            acts = epsilon_greedy(greedy, eps, n, act_rng)
+            nxt, rew, _ = game.step(state, acts, env_rng)
+            if uses_rec:
+                follow = acts == rec
+                paid = np.where(follow, pay, 0.0)
+                shaped = rew + paid
+            else:
+                shaped, paid = shaping(t, acts, rew)
+            done = nxt.t >= H
+            nrec = np.zeros((B, 2), np.int64)
+            if uses_rec and not done:
+                nrec, npay = context(nxt)
+            replay.add(pos=state.pos, coin=state.coin, colour=state.colour, t=np.full(B, t), next_pos=nxt.pos,
+                       next_coin=nxt.coin, next_colour=nxt.colour, actions=acts, rewards=shaped, rec=rec,
+                       next_rec=nrec, flag=np.full(B, -1))
+            ep += (rew.sum(axis=1).mean(), paid.sum(axis=1).mean(), follow.mean() / H if uses_rec else np.nan)
+            if replay.n >= cfg.batch_size:
+                set_lr(opt, cfg.lr(it))
+                for _ in range(cfg.updates_per_iteration):
+                    _agent_update(game, net, target, opt, replay.sample(act_rng, cfg.batch_size), cfg.gamma, uses_rec)
+                    updates += 1
+                    if updates % cfg.target_update == 0:
+                        target.load_state_dict(net.state_dict())
+            if done:
+                curve.append(ep.copy())
+                ep[:] = 0
+                state = game.reset(B, env_rng)
+                if uses_rec:
+                    rec, pay = context(state)
+                if callback is not None and callback(it + 1, cfg.iterations, {"welfare": curve[-1][0]}):
+                    break
+            else:
+                state = nxt
+                if uses_rec:
+                    rec, pay = nrec, npay
+    net.requires_grad_(False)
+    net.eval()
+    return DeepAgentRun(game=game, config=cfg, seed=seed, net=net, uses_rec=uses_rec,
+                        curve=np.array(curve).reshape(-1, 3))
+
+
+def _agent_update(game, net, target, opt, s: dict, gamma: float, uses_rec: bool) -> float:
+    obs, extra = encode(game, states_of(s), s["t"], s["rec"] if uses_rec else None)
+    nobs, nextra = encode(game, states_of(s, True), s["t"] + 1, s["next_rec"] if uses_rec else None)
+    done = np.tile(s["t"] + 1 >= game.horizon, 2)
+    with torch.no_grad():
+        v = target(nobs, nextra).max(dim=1).values
+    y = torch.from_numpy(s["rewards"].T.reshape(-1)).float() + gamma * torch.from_numpy(~done).float() * v
+    a = torch.from_numpy(s["actions"].T.reshape(-1))
+    q = net(obs, extra).gather(1, a[:, None])[:, 0]
+    return dqn_step(net, opt, q, y)
+
+
+# ---- evaluation ---------------------------------------------------------------------------------
+
+def play_greedy(game: CoinGame, act, episodes: int, seed: int, context: Context | None = None,
+                payment=None, pay_followers: bool = True) -> PlayMetrics:
+    """Monte Carlo outcome of a greedy joint policy over ``episodes`` games played at once.
+
+    ``act(state, t, rec) -> (B, 2)`` actions; ``context`` a principal's recommendation and
+    payments (paid iff the agent plays the recommendation; the follow rate compares with it);
+    ``payment(rewards) -> (B, 2)`` a payment from the game rewards (constant proportion). With
+    ``payment`` or ``pay_followers=False`` the principal pays nothing and ``context`` only measures
+    how often the agents happen to play its recommendation (the baselines).
+    Returns :class:`~contractlab.learning.coin_agents.PlayMetrics` of per-episode means."""
+    episodes = check_count("episodes", episodes)
+    rng = np.random.default_rng(check_seed(seed))
+    state = game.reset(episodes, rng)
+    ret, paid, fol = np.zeros(2), np.zeros(2), np.zeros(2)
+    with torch_mode(EVAL_THREADS):
+        for t in range(game.horizon):
+            rec, pay = context(state) if context is not None else (None, None)
+            acts = act(state, t, rec)
+            state, rew, _ = game.step(state, acts, rng)
+            ret += rew.mean(axis=0)
+            if rec is not None:
+                f = acts == rec
+                fol += f.mean(axis=0)
+                if payment is None and pay_followers:
+                    paid += np.where(f, pay, 0.0).mean(axis=0)
+            if payment is not None:
+                paid += payment(rew).mean(axis=0)
+    follow = fol / game.horizon if context is not None else np.full(2, math.nan)
+    return PlayMetrics(welfare=float(ret.sum()), returns=ret, payments=paid, follow_rate=follow)
+
+
+__all__ = ["CoinQNetwork", "DeepAgentConfig", "DeepAgentRun", "DeepShaping", "Replay", "encode", "split",
+           "make_network", "train_deep_agents", "play_greedy", "tabulate_actions", "torch_mode", "validate_schedule",
+           "CONV_CHANNELS", "HIDDEN"]
