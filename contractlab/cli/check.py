@@ -51,8 +51,8 @@ def run(args) -> int:
     if isinstance(instance, CoinGame):
         return _run_coin(args, instance)
     if not isinstance(instance, PrincipalAgentMDP):
-        raise InvalidInstanceError("instance", f"{args.instance}: check takes a pamdp or a coin_game instance, "
-                                               f"not a {type(instance).__name__}")
+        raise InvalidInstanceError("kind", f"{args.instance}: expected 'pamdp' or 'coin_game', got "
+                                           f"{fileio.kind_of(instance)!r}")
     for name in ("lp", "validate"):
         if getattr(args, name):
             raise InvalidInstanceError(f"--{name}", "only applies to a coin_game instance")

@@ -108,21 +108,20 @@ def run(args) -> int:
     from ..learning import exact_value, learning_curve
     from ..proofs_checks.policy_check import check_policy
     from ..theory import fileio
-    from ..theory.documents import learning_curve_document
-
     from ..theory.coin_game import CoinGame
+    from ..theory.documents import learning_curve_document
     from ..theory.pamdp import PrincipalAgentMDP
 
     apply_budget_options(args)
+    _check_outputs(args)                 # before the instance is read: a bad output path costs nothing
     instance = fileio.load(args.instance)
     if isinstance(instance, CoinGame):
         from .learn_coin import run_coin
         return run_coin(args, instance, _stop_at_boundary, _StopFlag())
     if not isinstance(instance, PrincipalAgentMDP):
-        raise InvalidInstanceError("instance", f"{args.instance}: learn takes a pamdp or a coin_game instance, "
-                                               f"not a {type(instance).__name__}")
+        raise InvalidInstanceError("kind", f"{args.instance}: expected 'pamdp' or 'coin_game', got "
+                                           f"{fileio.kind_of(instance)!r}")
     mdp = instance
-    _check_outputs(args)
     learner, resumed = _learner(args, mdp)
     total = learner.config.iterations
 
