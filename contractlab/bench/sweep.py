@@ -123,10 +123,15 @@ def plan(manifest: dict, done: set[int], batched: bool, workers: int) -> list[tu
 
 
 def sweep(folder: Path, manifest: dict, workers: int = 1, retry_failed: bool = False,
-          npz_threshold: int = 100_000, progress=None) -> dict:
+          npz_threshold: int = 100_000, progress=None, pool=None) -> dict:
     """Run every instance of the dataset that has no result yet; write the index and the final
     manifest; return the summary (``done`` this run, ``skipped`` already there, ``failed`` rows
-    with their reasons)."""
+    with their reasons).
+
+    ``pool``: an executor with ``submit`` returning futures (a ``dask.distributed.Client``, see
+    :mod:`contractlab.cli.executors`) to run the tasks on instead of ``workers`` local processes;
+    ``workers`` still sizes the tasks of unbatched families. Its workers write the instance and
+    result files into ``folder``, which must therefore be on a filesystem every worker sees."""
     start = time.perf_counter()
     fam = get_family(manifest["family"])
     existing = ds.finished(folder, manifest)
@@ -147,7 +152,16 @@ def sweep(folder: Path, manifest: dict, workers: int = 1, retry_failed: bool = F
             progress(done, total)
 
     args = (str(folder), manifest)
-    if workers <= 1 or len(tasks) <= 1:
+    if pool is not None:
+        futures = [pool.submit(run_task, *args, members, todo, npz_threshold) for members, todo in tasks]
+        try:
+            for fut in futures:  # task order; the rows are keyed by id, so the order is only progress
+                account(fut.result())
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+    elif workers <= 1 or len(tasks) <= 1:
         for members, todo in tasks:
             account(run_task(*args, members, todo, npz_threshold))
     else:

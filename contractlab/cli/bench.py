@@ -6,10 +6,13 @@ DIR`` (re-verify one). The folder layout, the index columns and what is reproduc
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ..theory.errors import InvalidInstanceError
 from .common import EXIT_FAILED, EXIT_OK, note, print_json, safe_text, stdout_console
+from .executors import add_options as add_executor_options
+from .executors import executor
 
 #: Default instances per batched solve (one-shot contract problems).
 DEFAULT_BATCH = 250
@@ -40,7 +43,7 @@ def add_parser(sub) -> None:
     g.add_argument("--seed", type=int, default=0, help="dataset seed; instance i's seed is spawned from it (default 0)")
     g.add_argument("--out", required=True, metavar="DIR", help="dataset folder (created; an existing dataset with the "
                                                                "same parameters is resumed)")
-    g.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    add_executor_options(g)
     g.add_argument("--batch", type=int, default=DEFAULT_BATCH,
                    help=f"instances per batched LP solve of the contract family (default {DEFAULT_BATCH}; part of the "
                         "dataset's parameters)")
@@ -75,8 +78,11 @@ def run_generate(args) -> int:
     from ..bench.sweep import print_progress, sweep
 
     fam = family(args.family)
+    if args.workers is not None and args.scheduler is not None:
+        raise InvalidInstanceError("--scheduler", "give either --workers or --scheduler, not both")
     _bounded("--count", args.count, 1, MAX_COUNT)
-    _bounded("--workers", args.workers, 1, MAX_WORKERS)
+    if args.workers is not None:
+        _bounded("--workers", args.workers, 1, MAX_WORKERS)
     _bounded("--batch", args.batch, 1, 100_000)
     _bounded("--npz-threshold", args.npz_threshold, 1, 2**62)
     if args.seed < 0:
@@ -88,8 +94,12 @@ def run_generate(args) -> int:
     folder = Path(args.out)
     fam.make(params, ds.instance_seed(args.seed, 0))  # parameters a generator refuses: one line, before any work
     ident = ds.identity(fam.name, params, args.seed, args.count, args.batch if fam.solve_batch else 1, args.certify)
-    manifest = ds.prepare(folder, ident)
-    summary = sweep(folder, manifest, args.workers, args.retry_failed, args.npz_threshold, print_progress)
+    # connect (and check the workers) before the folder is created
+    remote = executor(None, args.scheduler, args.scheduler_timeout) if args.scheduler else contextlib.nullcontext()
+    with remote as client:
+        manifest = ds.prepare(folder, ident)
+        summary = sweep(folder, manifest, args.workers or 1, args.retry_failed, args.npz_threshold, print_progress,
+                        pool=client)
     note(f"bench: {summary['family']} x {summary['count']} in {safe_text(str(folder), 120)}: "
          f"{summary['done']} solved now, {summary['skipped']} already done, "
          f"{len(summary['failed'])} failed ({summary['seconds']:.1f} s, "

@@ -29,6 +29,8 @@ import numpy as np
 from ..theory.errors import InvalidInstanceError
 from .common import (EXIT_FAILED, EXIT_OK, add_budget_options, apply_budget_options, check_distinct_outputs,
                      check_output, error_line, note, print_json, stderr_console, stdout_console)
+from .executors import add_options as add_executor_options
+from .executors import executor, submit_all
 
 GAMES = ("prisoners-dilemma", "stag-hunt", "public-goods", "escape-room")
 DESIGNERS = ("metagrad", "dual-rl", "amd", "fixed", "none")
@@ -90,6 +92,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the runs as JSON on stdout instead of the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is drawn on stderr)")
     add_budget_options(p)
+    add_executor_options(p)
     p.set_defaults(run=run)
 
 
@@ -323,18 +326,28 @@ def save_finished(path: str, identity: dict, done: dict) -> None:
 
 
 def build_document(game_name: str, game, names: list[str], config, seeds: list[int], iterations: int,
-                   progress=None, checkpoint: str | None = None) -> dict:
+                   progress=None, checkpoint: str | None = None, pool=None) -> dict:
     """Run every designer on every seed (skipping the runs already in ``checkpoint``, and adding each
-    finished one to it) and gather the ``design_run`` document."""
+    finished one to it) and gather the ``design_run`` document. ``pool`` (an executor of
+    :mod:`.executors`): one task per missing (designer, seed) run, collected in run order."""
     from ..theory.documents import design_run_document
     refs = exact_references(game)
     identity = run_identity(game, names, config, seeds, iterations)
     done = load_finished(checkpoint, identity)
+    futures = {}
+    if pool is not None:
+        missing = [(name, seed) for name in names for seed in seeds if (name, seed) not in done]
+        submitted = submit_all(pool, design_task, [(game, name, config, seed, iterations, refs) for name, seed in missing])
+        futures = dict(zip(missing, submitted))
     runs = {}
     for name in names:
         results = []
         for seed in seeds:
-            if (name, seed) not in done:
+            if (name, seed) in futures:
+                done[(name, seed)] = futures[(name, seed)].result()
+                if checkpoint is not None:
+                    save_finished(checkpoint, identity, done)
+            elif (name, seed) not in done:
                 cb = None if progress is None else (lambda it, total, m, name=name, seed=seed: progress(name, seed, it))
                 done[(name, seed)] = RunRecord.of(run_designer(game, name, config, seed, iterations, refs, callback=cb))
                 if checkpoint is not None:
@@ -345,6 +358,11 @@ def build_document(game_name: str, game, names: list[str], config, seeds: list[i
         runs[name] = results
     return design_run_document(game_name=game_name, game=game, config=config, seeds=seeds, iterations=iterations,
                                references=refs, runs=runs, level=LEVEL, summarise=summarise)
+
+
+def design_task(game, name: str, config, seed: int, iterations: int, references: dict) -> "RunRecord":
+    """One (designer, seed) run, a task of ``--workers``/``--scheduler`` (each run is seeded by its seed alone)."""
+    return RunRecord.of(run_designer(game, name, config, seed, iterations, references))
 
 
 def optimum_violations(doc: dict) -> list[str]:
@@ -451,7 +469,13 @@ def run(args) -> int:
     seeds = list(range(args.seed, args.seed + args.seeds))
     total = len(names) * len(seeds) * args.iterations
 
-    if args.no_progress:
+    if args.workers is not None and args.scheduler is not None:
+        raise InvalidInstanceError("--scheduler", "give either --workers or --scheduler, not both")
+    if args.workers not in (None, 1) or args.scheduler is not None:
+        with executor(args.workers, args.scheduler, args.scheduler_timeout, len(names) * len(seeds)) as pool:
+            doc = build_document(game_name, game, names, config, seeds, args.iterations, checkpoint=args.checkpoint,
+                                 pool=pool)
+    elif args.no_progress:
         doc = build_document(game_name, game, names, config, seeds, args.iterations, checkpoint=args.checkpoint)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn

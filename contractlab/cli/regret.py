@@ -56,6 +56,8 @@ import numpy as np
 from ..theory.errors import InvalidInstanceError
 from .common import (EXIT_FAILED, EXIT_OK, add_budget_options, apply_budget_options, check_distinct_outputs,
                      check_output, error_line, note, print_json, stderr_console, stdout_console, writing)
+from .executors import add_options as add_executor_options
+from .executors import executor, map_ordered
 
 LEARNER_NAMES = ("hedge", "exp3", "ucb1", "rm", "rm+", "ftl")
 ADVERSARY_NAMES = ("random", "bernoulli", "alternating", "switching", "ftl-trap", "punish-weighted", "punish-last")
@@ -119,6 +121,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the run as JSON on stdout instead of the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is drawn on stderr)")
     add_budget_options(p)
+    add_executor_options(p)
     p.set_defaults(run=run)
 
 
@@ -335,6 +338,31 @@ def _estimate_memory(R: int, K: int, J: int) -> None:
     check_memory("--seeds" if R >= K else "--actions", nbytes, f"{R} seeds x {K} actions")
 
 
+#: Seeds per task of ``--workers``/``--scheduler`` (at most; fewer so that every worker gets some).
+SEEDS_PER_TASK = 16
+
+
+def regret_task(setup: Setup, what: str, T: int, record: list, seeds: range) -> np.ndarray:
+    """``(len(seeds), len(record))``: one run of ``T`` rounds for ``seeds``, with a fresh learner and
+    adversary. Each seed draws from its own generator, so a seed's row does not depend on which
+    seeds share the run (tests/test_distributed.py checks it): seeds can be split over tasks."""
+    from ..learning.no_regret import run
+    return getattr(run(make_learner(setup), make_adversary(setup), T, seeds, record=record), what)
+
+
+def simulate_on(pool, setup: Setup, what: str, workers: int = 2) -> np.ndarray:
+    """:func:`simulate` with one task per (run, chunk of seeds) on ``pool``; rows and columns are
+    assembled in seed and horizon order, so the array equals the sequential one."""
+    H, seeds = setup.horizons, setup.seeds
+    runs = [(T, [T]) for T in H] if per_horizon(setup) else [(H[-1], H)]
+    size = max(1, min(SEEDS_PER_TASK, -(-len(seeds) // max(1, workers))))
+    chunks = [seeds[k:k + size] for k in range(0, len(seeds), size)]
+    tasks = [(setup, what, T, record, c) for T, record in runs for c in chunks]
+    parts = map_ordered(pool, regret_task, tasks)
+    per_run = [np.concatenate(parts[j * len(chunks):(j + 1) * len(chunks)], axis=0) for j in range(len(runs))]
+    return np.concatenate(per_run, axis=1)
+
+
 def simulate(setup: Setup, learner, adversary, what: str, progress=None) -> np.ndarray:
     """``(N, J)``: each seed's ``what`` (``regret`` or ``pseudo_regret``) at each horizon; one run per
     horizon or one run in all (module docstring). ``progress(rounds × seeds)`` is called after each
@@ -399,13 +427,17 @@ def sure_bound_violations(result) -> list[str]:
             for T, w, b, over in zip(result.horizons, worst, result.bound["values"], worst > limit) if over]
 
 
-def build_result(setup: Setup, progress=None):
-    """Run everything and gather it in a :class:`~contractlab.theory.documents.RegretRunResult`."""
+def build_result(setup: Setup, progress=None, pool=None, workers: int = 2):
+    """Run everything and gather it in a :class:`~contractlab.theory.documents.RegretRunResult`
+    (on ``pool``, an executor of :mod:`.executors`, if given)."""
     from ..theory.documents import RegretRunResult
     learner, adversary = make_learner(setup), make_adversary(setup)
     what = quantity(setup, adversary)
     bound, bound_note = applied_bound(setup, adversary)
-    regret = simulate(setup, learner, adversary, what, progress)
+    if pool is not None:
+        regret = simulate_on(pool, setup, what, workers)
+    else:
+        regret = simulate(setup, learner, adversary, what, progress)
     mean, ci = interval(regret)
     ratio = None
     if bound is not None and np.all(bound.values > 0):
@@ -570,7 +602,12 @@ def run(args) -> int:
     if args.plot is not None:
         _plot_module()
 
-    if args.no_progress:
+    if args.workers is not None and args.scheduler is not None:
+        raise InvalidInstanceError("--scheduler", "give either --workers or --scheduler, not both")
+    if args.workers not in (None, 1) or args.scheduler is not None:
+        with executor(args.workers, args.scheduler, args.scheduler_timeout) as pool:
+            result = build_result(setup, pool=pool, workers=args.workers or 2)
+    elif args.no_progress:
         result = build_result(setup)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -7,6 +7,8 @@ import math
 from ..proofs_checks.registry import DEFAULT_COUNT, DEFAULT_SEED
 from ..theory.errors import InvalidInstanceError
 from .common import EXIT_FAILED, EXIT_OK, check_output, print_json, stderr_console, stdout_console, writing
+from .executors import add_options as add_executor_options
+from .executors import executor, map_ordered
 
 
 def add_parser(sub) -> None:
@@ -18,18 +20,21 @@ def add_parser(sub) -> None:
     v.add_argument("--out", metavar="FILE", help="write machine-readable results (JSON) here")
     v.add_argument("--json", action="store_true", help="print the results as JSON on stdout instead of the table")
     v.add_argument("--no-progress", action="store_true", help="no progress bar (it is drawn on stderr)")
+    add_executor_options(v)
     v.set_defaults(run=run)
 
 
-def run(args) -> int:
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from .. import __version__
+def verify_task(theorem_id: str, count: int, seed: int):
+    """One theorem's report (a task of ``--workers``/``--scheduler``: the theorem goes by id, as its
+    checks need not pickle; its instances are drawn from ``seed`` alone, so where it runs does not matter)."""
     from ..proofs_checks.runner import run_theorem, select
-    from ..theory.documents import verify_results_document
-    from ..theory.fileio import save
+    return run_theorem(select([theorem_id])[0], count, seed)
+
+
+def run(args) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..proofs_checks.runner import run_theorem, select
 
     if args.count < 1:
         raise InvalidInstanceError("--count", f"must be >= 1, got {args.count}")
@@ -40,6 +45,12 @@ def run(args) -> int:
         theorems = select(args.theorem)
     except KeyError as exc:
         raise InvalidInstanceError("--theorem", f"unknown theorem id {exc.args[0]!r} (see 'contractlab theorems')")
+    if args.workers is not None and args.scheduler is not None:
+        raise InvalidInstanceError("--scheduler", "give either --workers or --scheduler, not both")
+    if args.workers not in (None, 1) or args.scheduler is not None:
+        with executor(args.workers, args.scheduler, args.scheduler_timeout, len(theorems)) as pool:
+            reports = map_ordered(pool, verify_task, [(th.id, args.count, args.seed) for th in theorems])
+        return _finish(args, theorems, reports)
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=stderr_console(), disable=args.no_progress, transient=True) as progress:
@@ -49,6 +60,17 @@ def run(args) -> int:
             done_before = progress.tasks[0].completed
             reports.append(run_theorem(th, args.count, args.seed, on_example=lambda: progress.advance(task)))
             progress.update(task, completed=done_before + args.count)
+    return _finish(args, theorems, reports)
+
+
+def _finish(args, theorems, reports) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .. import __version__
+    from ..theory.documents import verify_results_document
+    from ..theory.fileio import save
+
     doc = verify_results_document(__version__, args.seed, args.count, reports)
     if args.out:
         writing("--out", args.out, lambda: save(doc, args.out))
