@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..theory.errors import InvalidInstanceError
+from ..theory.fileio import write_atomic
 from .families import VALUE_FIELDS
 
 FORMAT, VERSION = "contractlab_bench", 1
@@ -67,26 +68,9 @@ def params_json(params: dict) -> str:
 # --------------------------------------------------------------------------- atomic files
 
 def write_bytes_atomic(path: Path, data: bytes, durable: bool = False) -> None:
-    """``path`` gets ``data`` completely or not at all (temporary file, then ``os.replace``);
+    """``path`` gets ``data`` completely or not at all (:func:`contractlab.theory.fileio.write_atomic`);
     ``durable`` also fsyncs the file before the rename."""
-    tmp = f"{path.parent}/.{path.name}.{os.getpid()}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the umask applies
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, lambda fh: fh.write(data), binary=True, durable=durable)
 
 
 def file_hash(json_path: Path, data: bytes | None = None) -> str:

@@ -101,7 +101,7 @@ POLICY_KIND = "coin_deep_principal"
 
 
 @dataclass(frozen=True)
-class DeepPrincipalConfig:
+class DeepPrincipalConfig(DeepAgentConfig):
     """Hyper-parameters of :class:`DeepPrincipalLearner`; a bad value raises
     :class:`InvalidInstanceError` naming the field. The schedule fields are those of
     :class:`~contractlab.learning.coin_deep_agents.DeepAgentConfig` (same meaning and defaults);
@@ -115,32 +115,13 @@ class DeepPrincipalConfig:
     alpha: float = PAPER_ALPHA
     nudge: float = 0.01
     deviation_prob: float = 0.5
-    n_envs: int = 16
-    iterations: int = 4000
-    updates_per_iteration: int = 1
-    batch_size: int = 128
-    buffer_size: int = 100_000
-    target_update: int = 100
-    lr_start: float = 5e-4
-    lr_end: float = 1e-4
-    epsilon_start: float = 0.4
-    epsilon_end: float = 0.0
-    epsilon_fraction: float = 1.0
-    gamma: float = 0.99
-    num_threads: int = 1
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         put("alpha", check_real("alpha", self.alpha, 0.0, low_open=True))
         put("nudge", check_real("nudge", self.nudge, 0.0))
         put("deviation_prob", check_real("deviation_prob", self.deviation_prob, 0.0, 1.0))
-        validate_schedule(self)
-
-    epsilon = DeepAgentConfig.epsilon
-    lr = DeepAgentConfig.lr
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def payment_table(agent_q: torch.Tensor, nudge: float) -> torch.Tensor:

@@ -358,16 +358,20 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], binary: bool = False) -> None:
+def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], binary: bool = False,
+                 durable: bool = True) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then put it in place with
-    ``os.replace``: ``path`` is either complete or untouched (the temporary is removed on error)."""
+    ``os.replace``: ``path`` is either complete or untouched (the temporary is removed on error).
+    ``durable`` fsyncs the file before the rename (survives a machine crash, not only a killed
+    process); a sweep writing thousands of small files may skip it."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
             write(fh)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, _default_mode())  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
