@@ -73,6 +73,48 @@ def _stop_at_boundary(flag: _StopFlag):
             signal.signal(s, h)
 
 
+def train_until_stopped(args, learner, label: str, info, **train_options) -> int | None:
+    """Train ``learner`` (``.train(callback=..., **train_options)``, ``.iteration``, ``.save``,
+    ``.config.iterations``) as ``learn`` does: a progress bar on stderr whose last column is
+    ``info(metrics)`` (none with ``--no-progress`` or ``--json``), the checkpoint every
+    ``--checkpoint-every`` iterations and at the end, and Ctrl-C / SIGTERM stopping at the next
+    iteration boundary. Returns :data:`EXIT_INTERRUPTED` (after the one-line note) when a signal
+    stopped it early, ``None`` when it ran to the end."""
+    total = learner.config.iterations
+
+    def save_checkpoint() -> None:
+        if args.checkpoint is not None:
+            writing("--checkpoint", args.checkpoint, lambda: learner.save(args.checkpoint))
+
+    flag = _StopFlag()
+
+    def after_iteration(it: int) -> bool:
+        if args.checkpoint_every and it % args.checkpoint_every == 0:
+            save_checkpoint()
+        return bool(flag)
+
+    with _stop_at_boundary(flag):
+        if args.no_progress or args.json:
+            learner.train(callback=lambda it, tot, metrics: after_iteration(it), **train_options)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.fields[info]}"), console=stderr_console(), transient=False) as bar:
+                task = bar.add_task(label, total=total, completed=learner.iteration, info="")
+
+                def callback(it, tot, metrics):
+                    bar.update(task, completed=it, info=info(metrics))
+                    return after_iteration(it)
+                learner.train(callback=callback, **train_options)
+        save_checkpoint()
+    if flag and learner.iteration < total:
+        where = (f"; checkpoint saved to {args.checkpoint}: the same command resumes" if args.checkpoint
+                 else " (no --checkpoint: nothing saved)")
+        error_line(f"at iteration {learner.iteration} of {total}{where}", "stopped")
+        return EXIT_INTERRUPTED
+    return None
+
+
 def _check_outputs(args) -> None:
     check_output("--output", args.output, sibling_npz=True)
     check_output("--curve", args.curve)
@@ -117,47 +159,22 @@ def run(args) -> int:
     instance = fileio.load(args.instance)
     if isinstance(instance, CoinGame):
         from .learn_coin import run_coin
-        return run_coin(args, instance, _stop_at_boundary, _StopFlag())
+        return run_coin(args, instance)
     if not isinstance(instance, PrincipalAgentMDP):
         raise InvalidInstanceError("kind", f"{args.instance}: expected 'pamdp' or 'coin_game', got "
                                            f"{fileio.kind_of(instance)!r}")
     mdp = instance
     learner, resumed = _learner(args, mdp)
-    total = learner.config.iterations
 
-    def save_checkpoint() -> None:
-        if args.checkpoint is not None:
-            writing("--checkpoint", args.checkpoint, lambda: learner.save(args.checkpoint))
+    def info(metrics) -> str:
+        text = f"ε {metrics.get('epsilon', float('nan')):.2f}"
+        if "principal_value" in metrics:
+            text += f"  value {metrics['principal_value']:.4f}"
+        return text
 
-    flag = _StopFlag()
-
-    def after_iteration(it: int) -> bool:
-        if args.checkpoint_every and it % args.checkpoint_every == 0:
-            save_checkpoint()
-        return bool(flag)
-
-    with _stop_at_boundary(flag):
-        if args.no_progress or args.json:
-            learner.train(callback=lambda it, tot, metrics: after_iteration(it), eval_every=args.eval_every)
-        else:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.fields[info]}"), console=stderr_console(), transient=False) as bar:
-                task = bar.add_task(f"learn ({args.learner})", total=total, completed=learner.iteration, info="")
-
-                def callback(it, tot, metrics):
-                    info = f"ε {metrics.get('epsilon', float('nan')):.2f}"
-                    if "principal_value" in metrics:
-                        info += f"  value {metrics['principal_value']:.4f}"
-                    bar.update(task, completed=it, info=info)
-                    return after_iteration(it)
-                learner.train(callback=callback, eval_every=args.eval_every)
-        save_checkpoint()
-    if flag and learner.iteration < total:
-        where = (f"; checkpoint saved to {args.checkpoint}: the same command resumes" if args.checkpoint
-                 else " (no --checkpoint: nothing saved)")
-        error_line(f"at iteration {learner.iteration} of {total}{where}", "stopped")
-        return EXIT_INTERRUPTED
+    stopped = train_until_stopped(args, learner, f"learn ({args.learner})", info, eval_every=args.eval_every)
+    if stopped is not None:
+        return stopped
 
     policy = learner.policy()
     curve_doc = None

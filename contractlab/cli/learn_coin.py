@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 from ..theory.errors import InvalidInstanceError
-from .common import (EXIT_INTERRUPTED, EXIT_OK, check_distinct_outputs, check_output, error_line, note, print_json,
-                     stderr_console, stdout_console, writing)
+from .common import EXIT_OK, note, print_json, stdout_console, writing
+from .learn import train_until_stopped
 
 #: Options of ``learn`` that have no meaning for the Coin Game principal.
 _PAMDP_ONLY = {"curve": "--curve", "eval_every": "--eval-every"}
@@ -38,9 +38,8 @@ def _learner(args, game):
     return CoinPrincipalLearner(game, PrincipalConfig(**overrides), seed=0 if args.seed is None else args.seed), False
 
 
-def run_coin(args, game, stop_flag_context, flag) -> int:
-    """The ``learn`` command on a Coin Game (module docstring); ``stop_flag_context(flag)`` is
-    :func:`.learn._stop_at_boundary`."""
+def run_coin(args, game) -> int:
+    """The ``learn`` command on a Coin Game (module docstring)."""
     from ..proofs_checks.coin_policy_check import check_coin_principal
     from ..solvers.coin_game_exact import MAX_EXACT_GRID
 
@@ -52,43 +51,12 @@ def run_coin(args, game, stop_flag_context, flag) -> int:
     if game.grid > MAX_EXACT_GRID:
         raise InvalidInstanceError("grid", f"the tabular principal and its exact check need grid <= "
                                            f"{MAX_EXACT_GRID}, got {game.grid}")
-    check_output("--output", args.output)
-    check_output("--checkpoint", args.checkpoint)
-    check_distinct_outputs(("--output", args.output), ("--checkpoint", args.checkpoint), ("instance", args.instance))
-    if args.checkpoint_every < 0:
-        raise InvalidInstanceError("--checkpoint-every", f"must be >= 0, got {args.checkpoint_every}")
+    # the output paths were checked by learn.run before the instance was read
     learner, resumed = _learner(args, game)
-    total = learner.config.iterations
-
-    def save_checkpoint() -> None:
-        if args.checkpoint is not None:
-            writing("--checkpoint", args.checkpoint, lambda: learner.save(args.checkpoint))
-
-    def after_iteration(it: int) -> bool:
-        if args.checkpoint_every and it % args.checkpoint_every == 0:
-            save_checkpoint()
-        return bool(flag)
-
-    with stop_flag_context(flag):
-        if args.no_progress or args.json:
-            learner.train(callback=lambda it, tot, metrics: after_iteration(it))
-        else:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.fields[info]}"), console=stderr_console(), transient=False) as bar:
-                task = bar.add_task("learn (coin principal)", total=total, completed=learner.iteration, info="")
-
-                def callback(it, tot, metrics):
-                    bar.update(task, completed=it, info=f"ε {metrics['epsilon']:.2f}  welfare {metrics['welfare']:.3f}"
-                                                        f"  paid {metrics['payments']:.3f}")
-                    return after_iteration(it)
-                learner.train(callback=callback)
-        save_checkpoint()
-    if flag and learner.iteration < total:
-        where = (f"; checkpoint saved to {args.checkpoint}: the same command resumes" if args.checkpoint
-                 else " (no --checkpoint: nothing saved)")
-        error_line(f"at iteration {learner.iteration} of {total}{where}", "stopped")
-        return EXIT_INTERRUPTED
+    stopped = train_until_stopped(args, learner, "learn (coin principal)",
+                                  lambda m: f"ε {m['epsilon']:.2f}  welfare {m['welfare']:.3f}  paid {m['payments']:.3f}")
+    if stopped is not None:
+        return stopped
 
     policy = learner.policy()
     report = check_coin_principal(policy)
