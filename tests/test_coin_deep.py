@@ -16,7 +16,7 @@ from contractlab.learning.coin_deep_agents import (CoinQNetwork, DeepAgentConfig
                                                    split, tabulate_actions)
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
-from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
+from contractlab.theory.errors import InvalidFileError, InvalidInstanceError  # noqa: E402
 
 #: A few hundred lockstep steps: enough to move the networks, cheap to run.
 TINY_RUN = dict(iterations=40, n_envs=8, batch_size=32, target_update=20)
@@ -175,3 +175,26 @@ def test_bad_arguments_raise():
     with pytest.raises(InvalidInstanceError) as err:
         cd.train_baseline(CoinGame(grid=3), "altruist", DeepAgentConfig(**TINY_RUN))
     assert err.value.field == "kind"
+
+
+def test_learner_checkpoint_resumes_bit_identically(tmp_path):
+    """Stopped by the callback at an episode-batch boundary, saved, loaded and trained on, the
+    learner ends with the same networks (online and target), update count and curve as an
+    uninterrupted run; a policy file is not a learner checkpoint."""
+    game = CoinGame(grid=3, horizon=6, simultaneous="random")
+    cfg = cd.DeepPrincipalConfig(iterations=60, n_envs=8, batch_size=16, buffer_size=200, target_update=5)
+    whole = cd.DeepPrincipalLearner(game, cfg, seed=3)
+    whole.train()
+    part = cd.DeepPrincipalLearner(game, cfg, seed=3)
+    part.train(callback=lambda it, total, metrics: it >= 24)
+    assert part.iteration == 24
+    part.save(tmp_path / "ck.npz")
+    back = cd.DeepPrincipalLearner.load(tmp_path / "ck.npz")
+    back.train()
+    for name in ("p_net", "a_net", "p_target", "a_target"):
+        a, b = getattr(whole, name).state_dict(), getattr(back, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert back.updates == whole.updates and np.array_equal(np.array(back.curve), np.array(whole.curve))
+    whole.policy().save(tmp_path / "policy.npz")
+    with pytest.raises(InvalidFileError):
+        cd.DeepPrincipalLearner.load(tmp_path / "policy.npz")

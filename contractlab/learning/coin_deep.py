@@ -90,14 +90,18 @@ from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.validation import check_real
 from . import coin_baselines as cb
 from .checkpoint import load_checkpoint, save_checkpoint
-from .coin_agents import PlayMetrics, check_game, check_seed
+from .coin_agents import PlayMetrics, check_count, check_game, check_seed
 from .coin_deep_agents import (EVAL_THREADS, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
                                make_network, play_greedy, seeds_of, set_lr, split, states_of, torch_mode,
                                train_deep_agents, validate_schedule)
 from .coin_principal import PAPER_ALPHA
 
-#: ``kind`` of a saved deep principal.
+#: ``kind`` of a saved deep principal, and of a learner checkpoint.
 POLICY_KIND = "coin_deep_principal"
+KIND = "coin_deep_principal_learner"
+#: The learner's networks and optimisers, as stored in a checkpoint.
+_NETS = ("p_net", "p_target", "a_net", "a_target")
+_OPTS = ("p_opt", "a_opt")
 
 
 @dataclass(frozen=True)
@@ -318,6 +322,76 @@ class DeepPrincipalLearner:
         if self.updates % cfg.target_update == 0:
             self.p_target.load_state_dict(self.p_net.state_dict())
             self.a_target.load_state_dict(self.a_net.state_dict())
+
+
+    # -- checkpoints
+    def save(self, path: str | os.PathLike) -> None:
+        """Checkpoint at an episode-batch boundary (``train``'s callback): the four networks, both
+        Adam states, the replay ring, the counters, the curve and both generators' states, as
+        ``.npz`` + JSON (atomic, no pickle); :meth:`load` resumes bit for bit."""
+        arrays = {f"{name}.{k}": v.detach().numpy() for name in _NETS
+                  for k, v in getattr(self, name).state_dict().items()}
+        opt_meta = {}
+        for name in _OPTS:
+            sd = getattr(self, name).state_dict()
+            for idx, st in sd["state"].items():
+                for k, v in st.items():
+                    arrays[f"{name}.{idx}.{k}"] = v.detach().numpy()
+            opt_meta[name] = {"param_groups": sd["param_groups"],
+                              "state": {str(i): sorted(st) for i, st in sd["state"].items()}}
+        arrays.update({f"replay.{k}": v for k, v in self.replay.data.items()})
+        arrays["curve"] = np.asarray(self.curve, dtype=float).reshape(-1, 3)
+        meta = {"kind": KIND, "game": game_to_dict(self.game), "config": self.config.to_dict(), "seed": self.seed,
+                "iteration": self.iteration, "updates": self.updates, "optimizers": opt_meta,
+                "replay": {"n": self.replay.n, "head": self.replay.head},
+                "env_rng": self.env_rng.bit_generator.state, "act_rng": self.act_rng.bit_generator.state}
+        save_checkpoint(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "DeepPrincipalLearner":
+        """The learner of a :meth:`save` checkpoint (every array's shape and type checked)."""
+        arrays, meta = load_checkpoint(path, kind=KIND)
+        try:
+            learner = cls(game_from_dict(meta["game"]), DeepPrincipalConfig(**meta["config"]), meta["seed"])
+            for name in _NETS:
+                net = getattr(learner, name)
+                sd = net.state_dict()
+                for k, v in sd.items():
+                    sd[k] = _tensor(arrays, f"{name}.{k}", tuple(v.shape), path)
+                net.load_state_dict(sd)
+            for name in _OPTS:
+                opt = getattr(learner, name)
+                saved = meta["optimizers"][name]
+                state = {int(i): {k: _tensor(arrays, f"{name}.{i}.{k}", None, path) for k in keys}
+                         for i, keys in saved["state"].items()}
+                opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+            for k, v in learner.replay.data.items():
+                a = arrays.get(f"replay.{k}")
+                if a is None or a.shape != v.shape:
+                    raise InvalidFileError(str(path), f"array replay.{k} missing or not of shape {v.shape}")
+                learner.replay.data[k] = np.array(a, dtype=v.dtype)
+            learner.replay.n = check_count("replay.n", meta["replay"]["n"], 0)
+            learner.replay.head = check_count("replay.head", meta["replay"]["head"], 0)
+            if learner.replay.n > learner.replay.size or learner.replay.head >= learner.replay.size:
+                raise InvalidFileError(str(path), "replay counters out of range")
+            learner.curve = [row for row in np.array(arrays["curve"], dtype=float).reshape(-1, 3)]
+            learner.iteration = check_count("iteration", meta["iteration"], 0)
+            learner.updates = check_count("updates", meta["updates"], 0)
+            learner.env_rng.bit_generator.state = meta["env_rng"]
+            learner.act_rng.bit_generator.state = meta["act_rng"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, InvalidFileError):
+                raise
+            raise InvalidFileError(str(path), f"bad deep coin principal checkpoint ({type(exc).__name__}: {exc})") \
+                from None
+        return learner
+
+
+def _tensor(arrays: dict, key: str, shape: tuple | None, path) -> torch.Tensor:
+    a = arrays.get(key)
+    if a is None or a.dtype.kind != "f" or (shape is not None and a.shape != shape):
+        raise InvalidFileError(str(path), f"array {key} missing or not a float array of shape {shape}")
+    return torch.from_numpy(np.array(a))
 
 
 def train(game: CoinGame, config: DeepPrincipalConfig | None = None, seed: int = 0,
