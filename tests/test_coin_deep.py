@@ -198,3 +198,26 @@ def test_learner_checkpoint_resumes_bit_identically(tmp_path):
     whole.policy().save(tmp_path / "policy.npz")
     with pytest.raises(InvalidFileError):
         cd.DeepPrincipalLearner.load(tmp_path / "policy.npz")
+
+
+def test_agent_learner_checkpoint_resumes_bit_identically(tmp_path):
+    """Validation agents (a frozen principal's context) stopped after two episode batches, saved,
+    loaded with the same context and trained on: the same network and curve as without the stop;
+    loading without the context is refused."""
+    from contractlab.learning.coin_deep_agents import DeepAgentLearner
+    game = CoinGame(grid=3, horizon=6, simultaneous="random")
+    principal = cd.train(game, cd.DeepPrincipalConfig(iterations=30, n_envs=8, batch_size=16, buffer_size=200), seed=1)
+    cfg = DeepAgentConfig(iterations=48, n_envs=8, batch_size=16, buffer_size=200, target_update=5)
+    whole = DeepAgentLearner(game, None, cfg, seed=4, context=principal.context)
+    run_whole = whole.train()
+    part = DeepAgentLearner(game, None, cfg, seed=4, context=principal.context)
+    part.train(callback=lambda it, total, metrics: it >= 12)
+    assert part.iteration == 12
+    part.save(tmp_path / "agents.npz")
+    back = DeepAgentLearner.load(tmp_path / "agents.npz", context=principal.context)
+    run_back = back.train()
+    a, b = run_whole.net.state_dict(), run_back.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert np.array_equal(run_whole.curve, run_back.curve, equal_nan=True) and back.updates == whole.updates
+    with pytest.raises(InvalidInstanceError, match="context"):
+        DeepAgentLearner.load(tmp_path / "agents.npz")

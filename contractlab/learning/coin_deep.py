@@ -91,7 +91,7 @@ from ..theory.validation import check_real
 from . import coin_baselines as cb
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed
-from .coin_deep_agents import (EVAL_THREADS, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
+from .coin_deep_agents import (EVAL_THREADS, _float_tensor, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
                                make_network, play_greedy, seeds_of, set_lr, split, states_of, torch_mode,
                                train_deep_agents, validate_schedule)
 from .coin_principal import PAPER_ALPHA
@@ -357,12 +357,12 @@ class DeepPrincipalLearner:
                 net = getattr(learner, name)
                 sd = net.state_dict()
                 for k, v in sd.items():
-                    sd[k] = _tensor(arrays, f"{name}.{k}", tuple(v.shape), path)
+                    sd[k] = _float_tensor(arrays, f"{name}.{k}", tuple(v.shape), path)
                 net.load_state_dict(sd)
             for name in _OPTS:
                 opt = getattr(learner, name)
                 saved = meta["optimizers"][name]
-                state = {int(i): {k: _tensor(arrays, f"{name}.{i}.{k}", None, path) for k in keys}
+                state = {int(i): {k: _float_tensor(arrays, f"{name}.{i}.{k}", None, path) for k in keys}
                          for i, keys in saved["state"].items()}
                 opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
             for k, v in learner.replay.data.items():
@@ -385,13 +385,6 @@ class DeepPrincipalLearner:
             raise InvalidFileError(str(path), f"bad deep coin principal checkpoint ({type(exc).__name__}: {exc})") \
                 from None
         return learner
-
-
-def _tensor(arrays: dict, key: str, shape: tuple | None, path) -> torch.Tensor:
-    a = arrays.get(key)
-    if a is None or a.dtype.kind != "f" or (shape is not None and a.shape != shape):
-        raise InvalidFileError(str(path), f"array {key} missing or not a float array of shape {shape}")
-    return torch.from_numpy(np.array(a))
 
 
 def train(game: CoinGame, config: DeepPrincipalConfig | None = None, seed: int = 0,

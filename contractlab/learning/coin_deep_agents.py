@@ -298,74 +298,193 @@ class DeepAgentRun:
             return split(self.net(obs, extra).argmax(dim=1))
 
 
-def train_deep_agents(game: CoinGame, shaping: DeepShaping | None, config: DeepAgentConfig | None = None,
-                      seed: int = 0, context: Context | None = None, callback=None) -> DeepAgentRun:
-    """Train two DQN agents (one shared network) from scratch on the shaped rewards. With
-    ``context`` (a frozen principal's recommendation and payments) they are selfish validation
+class DeepAgentLearner:
+    """Two DQN agents (one shared network) trained on the shaped rewards, resumable.
+
+    With ``context`` (a frozen principal's recommendation and payments) they are selfish validation
     agents instead: the recommendation is an input and agent ``i`` learns from ``r_i`` plus the
-    payment iff it played the recommendation (``shaping`` is then ignored).
-    ``callback(iteration, total, metrics)`` runs after every episode batch; ``True`` stops."""
-    game = check_game(game)
-    cfg = DeepAgentConfig() if config is None else config
-    if not isinstance(cfg, DeepAgentConfig):
-        raise InvalidInstanceError("config", f"must be a DeepAgentConfig, got {type(cfg).__name__}")
-    env_rng, act_rng, tseed = seeds_of(seed)
-    H, n, B = game.horizon, game.n_actions, cfg.n_envs
-    uses_rec = context is not None
-    replay = Replay(cfg.buffer_size)
-    curve = []
-    with torch_mode(cfg.num_threads):
-        net, target = make_network(game.grid, n, 1 + (n if uses_rec else 0), tseed)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_start)
-        updates = 0
-        state = game.reset(B, env_rng)
+    payment iff it played the recommendation (``shaping`` is then ignored). :meth:`train` stops
+    at an episode-batch boundary when its callback returns ``True``; :meth:`save` there and
+    :meth:`load` (given the same ``shaping`` / ``context``, which are code, not data) resume bit
+    for bit."""
+
+    def __init__(self, game: CoinGame, shaping: DeepShaping | None, config: DeepAgentConfig | None = None,
+                 seed: int = 0, context: Context | None = None):
+        self.game = check_game(game)
+        cfg = DeepAgentConfig() if config is None else config
+        if not isinstance(cfg, DeepAgentConfig):
+            raise InvalidInstanceError("config", f"must be a DeepAgentConfig, got {type(cfg).__name__}")
+        self.config, self.seed = cfg, check_seed(seed)
+        self.shaping, self.context, self.uses_rec = shaping, context, context is not None
+        self.env_rng, self.act_rng, tseed = seeds_of(self.seed)
+        n = game.n_actions
+        with torch_mode(cfg.num_threads):
+            self.net, self.target = make_network(game.grid, n, 1 + (n if self.uses_rec else 0), tseed)
+            self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr_start)
+        self.replay = Replay(cfg.buffer_size)
+        self.curve: list = []
+        self.updates = 0
+        self.iteration = 0
+        self.state = game.reset(cfg.n_envs, self.env_rng)     # the batch of episodes about to be played
+
+    def train(self, callback=None) -> DeepAgentRun:
+        """Run the remaining iterations; ``callback(iteration, total, metrics)`` after every
+        episode batch, ``True`` stops there. Returns :meth:`run`."""
+        game, cfg, uses_rec, context = self.game, self.config, self.uses_rec, self.context
+        H, n, B = game.horizon, game.n_actions, cfg.n_envs
+        state = self.state
         rec, pay = context(state) if uses_rec else (np.zeros((B, 2), np.int64), np.zeros((B, 2)))
         ep = np.zeros(3)
-        for it in range(cfg.iterations):
-            t = state.t
-            eps = cfg.epsilon(it)
-            with torch.no_grad():
-                obs, extra = encode(game, state, t, rec if uses_rec else None)
-                greedy = split(net(obs, extra).argmax(dim=1))
-            acts = epsilon_greedy(greedy, eps, n, act_rng)
-            nxt, rew, _ = game.step(state, acts, env_rng)
-            if uses_rec:
-                follow = acts == rec
-                paid = np.where(follow, pay, 0.0)
-                shaped = rew + paid
-            else:
-                shaped, paid = shaping(t, acts, rew)
-            done = nxt.t >= H
-            nrec = np.zeros((B, 2), np.int64)
-            if uses_rec and not done:
-                nrec, npay = context(nxt)
-            replay.add(pos=state.pos, coin=state.coin, colour=state.colour, t=np.full(B, t), next_pos=nxt.pos,
-                       next_coin=nxt.coin, next_colour=nxt.colour, actions=acts, rewards=shaped, rec=rec,
-                       next_rec=nrec, flag=np.full(B, -1))
-            ep += (rew.sum(axis=1).mean(), paid.sum(axis=1).mean(), follow.mean() / H if uses_rec else np.nan)
-            if replay.n >= cfg.batch_size:
-                set_lr(opt, cfg.lr(it))
-                for _ in range(cfg.updates_per_iteration):
-                    _agent_update(game, net, target, opt, replay.sample(act_rng, cfg.batch_size), cfg.gamma, uses_rec)
-                    updates += 1
-                    if updates % cfg.target_update == 0:
-                        target.load_state_dict(net.state_dict())
-            if done:
-                curve.append(ep.copy())
-                ep[:] = 0
-                state = game.reset(B, env_rng)
+        with torch_mode(cfg.num_threads):
+            while self.iteration < cfg.iterations:
+                it, t = self.iteration, state.t
+                eps = cfg.epsilon(it)
+                with torch.no_grad():
+                    obs, extra = encode(game, state, t, rec if uses_rec else None)
+                    greedy = split(self.net(obs, extra).argmax(dim=1))
+                acts = epsilon_greedy(greedy, eps, n, self.act_rng)
+                nxt, rew, _ = game.step(state, acts, self.env_rng)
                 if uses_rec:
-                    rec, pay = context(state)
-                if callback is not None and callback(it + 1, cfg.iterations, {"welfare": curve[-1][0]}):
-                    break
-            else:
-                state = nxt
-                if uses_rec:
-                    rec, pay = nrec, npay
-    net.requires_grad_(False)
-    net.eval()
-    return DeepAgentRun(game=game, config=cfg, seed=seed, net=net, uses_rec=uses_rec,
-                        curve=np.array(curve).reshape(-1, 3))
+                    follow = acts == rec
+                    paid = np.where(follow, pay, 0.0)
+                    shaped = rew + paid
+                else:
+                    shaped, paid = self.shaping(t, acts, rew)
+                done = nxt.t >= H
+                nrec = np.zeros((B, 2), np.int64)
+                if uses_rec and not done:
+                    nrec, npay = context(nxt)
+                self.replay.add(pos=state.pos, coin=state.coin, colour=state.colour, t=np.full(B, t),
+                                next_pos=nxt.pos, next_coin=nxt.coin, next_colour=nxt.colour, actions=acts,
+                                rewards=shaped, rec=rec, next_rec=nrec, flag=np.full(B, -1))
+                ep += (rew.sum(axis=1).mean(), paid.sum(axis=1).mean(), follow.mean() / H if uses_rec else np.nan)
+                if self.replay.n >= cfg.batch_size:
+                    set_lr(self.opt, cfg.lr(it))
+                    for _ in range(cfg.updates_per_iteration):
+                        _agent_update(game, self.net, self.target, self.opt,
+                                      self.replay.sample(self.act_rng, cfg.batch_size), cfg.gamma, uses_rec)
+                        self.updates += 1
+                        if self.updates % cfg.target_update == 0:
+                            self.target.load_state_dict(self.net.state_dict())
+                self.iteration += 1
+                if done:
+                    self.curve.append(ep.copy())
+                    ep[:] = 0
+                    state = self.state = game.reset(B, self.env_rng)
+                    if uses_rec:
+                        rec, pay = context(state)
+                    if callback is not None and callback(self.iteration, cfg.iterations, {"welfare": self.curve[-1][0]}):
+                        break
+                else:
+                    state = nxt
+                    if uses_rec:
+                        rec, pay = nrec, npay
+        self.state = state
+        return self.run()
+
+    def run(self) -> DeepAgentRun:
+        """The agents as trained so far, frozen (a copy of the network)."""
+        net = CoinQNetwork(self.game.grid, self.game.n_actions, 1 + (self.game.n_actions if self.uses_rec else 0))
+        net.load_state_dict(self.net.state_dict())
+        net.requires_grad_(False)
+        return DeepAgentRun(game=self.game, config=self.config, seed=self.seed, net=net.eval(), uses_rec=self.uses_rec,
+                            curve=np.array(self.curve).reshape(-1, 3))
+
+    # -- checkpoints (at an episode-batch boundary)
+    def save(self, path) -> None:
+        """``.npz`` + JSON (atomic, no pickle): both networks, the Adam state, the replay ring, the
+        next batch's start states, counters, curve and generator states."""
+        from .checkpoint import save_checkpoint
+        if self.state.t != 0:
+            raise InvalidInstanceError("state", "a checkpoint is taken at an episode-batch boundary (train's callback)")
+        arrays = {f"{name}.{k}": v.detach().numpy() for name in ("net", "target")
+                  for k, v in getattr(self, name).state_dict().items()}
+        sd = self.opt.state_dict()
+        for idx, st in sd["state"].items():
+            for k, v in st.items():
+                arrays[f"opt.{idx}.{k}"] = v.detach().numpy()
+        arrays.update({f"replay.{k}": v for k, v in self.replay.data.items()})
+        arrays.update({"state.pos": self.state.pos, "state.coin": self.state.coin, "state.colour": self.state.colour,
+                       "curve": np.asarray(self.curve, dtype=float).reshape(-1, 3)})
+        meta = {"kind": AGENT_KIND, "game": _game_dict(self.game), "config": self.config.to_dict(), "seed": self.seed,
+                "uses_rec": self.uses_rec, "iteration": self.iteration, "updates": self.updates,
+                "optimizer": {"param_groups": sd["param_groups"], "state": {str(i): sorted(st) for i, st in sd["state"].items()}},
+                "replay": {"n": self.replay.n, "head": self.replay.head},
+                "env_rng": self.env_rng.bit_generator.state, "act_rng": self.act_rng.bit_generator.state}
+        save_checkpoint(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path, shaping: DeepShaping | None = None, context: Context | None = None) -> "DeepAgentLearner":
+        """The learner of a :meth:`save` checkpoint; ``shaping`` / ``context`` as when it was made
+        (a checkpoint of validation agents needs the ``context``, and only it)."""
+        from ..theory.coin_game import game_from_dict
+        from ..theory.errors import InvalidFileError
+        from .checkpoint import load_checkpoint
+        arrays, meta = load_checkpoint(path, kind=AGENT_KIND)
+        try:
+            if bool(meta["uses_rec"]) != (context is not None):
+                raise InvalidInstanceError("context", "give the context exactly when the checkpoint's agents took "
+                                                      "recommendations")
+            learner = cls(game_from_dict(meta["game"]), shaping, DeepAgentConfig(**meta["config"]), meta["seed"],
+                          context)
+            for name in ("net", "target"):
+                net = getattr(learner, name)
+                sd = net.state_dict()
+                net.load_state_dict({k: _float_tensor(arrays, f"{name}.{k}", tuple(v.shape), path) for k, v in sd.items()})
+            saved = meta["optimizer"]
+            learner.opt.load_state_dict({"state": {int(i): {k: _float_tensor(arrays, f"opt.{i}.{k}", None, path)
+                                                            for k in keys} for i, keys in saved["state"].items()},
+                                         "param_groups": saved["param_groups"]})
+            for k, v in learner.replay.data.items():
+                a = arrays.get(f"replay.{k}")
+                if a is None or a.shape != v.shape:
+                    raise InvalidFileError(str(path), f"array replay.{k} missing or not of shape {v.shape}")
+                learner.replay.data[k] = np.array(a, dtype=v.dtype)
+            learner.replay.n = check_count("replay.n", meta["replay"]["n"], 0)
+            learner.replay.head = check_count("replay.head", meta["replay"]["head"], 0)
+            if learner.replay.n > learner.replay.size or learner.replay.head >= learner.replay.size:
+                raise InvalidFileError(str(path), "replay counters out of range")
+            B, C = learner.config.n_envs, learner.game.n_cells
+            pos, coin, colour = (np.array(arrays[f"state.{k}"], dtype=np.int64) for k in ("pos", "coin", "colour"))
+            if pos.shape != (B, 2) or coin.shape != (B,) or colour.shape != (B,) or pos.min(initial=0) < 0 \
+                    or max(pos.max(initial=0), coin.max(initial=0)) >= C or colour.min(initial=0) < 0 \
+                    or colour.max(initial=0) > 1:
+                raise InvalidFileError(str(path), "the saved start states are not states of this game")
+            learner.state = CoinState(pos=pos, coin=coin, colour=colour, t=0)
+            learner.curve = [row for row in np.array(arrays["curve"], dtype=float).reshape(-1, 3)]
+            learner.iteration = check_count("iteration", meta["iteration"], 0)
+            learner.updates = check_count("updates", meta["updates"], 0)
+            learner.env_rng.bit_generator.state = meta["env_rng"]
+            learner.act_rng.bit_generator.state = meta["act_rng"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, InvalidFileError):
+                raise
+            raise InvalidFileError(str(path), f"bad deep agent checkpoint ({type(exc).__name__}: {exc})") from None
+        return learner
+
+
+#: ``kind`` of a :class:`DeepAgentLearner` checkpoint.
+AGENT_KIND = "coin_deep_agents_learner"
+
+
+def _game_dict(game: CoinGame) -> dict:
+    from ..theory.coin_game import game_to_dict
+    return game_to_dict(game)
+
+
+def _float_tensor(arrays: dict, key: str, shape: tuple | None, path) -> torch.Tensor:
+    """A checkpoint's float array as a tensor (refused if missing, not float, or of another shape)."""
+    from ..theory.errors import InvalidFileError
+    a = arrays.get(key)
+    if a is None or a.dtype.kind != "f" or (shape is not None and a.shape != shape):
+        raise InvalidFileError(str(path), f"array {key} missing or not a float array of shape {shape}")
+    return torch.from_numpy(np.array(a))
+
+
+def train_deep_agents(game: CoinGame, shaping: DeepShaping | None, config: DeepAgentConfig | None = None,
+                      seed: int = 0, context: Context | None = None, callback=None) -> DeepAgentRun:
+    """Train two DQN agents from scratch (:class:`DeepAgentLearner`) and return them frozen."""
+    return DeepAgentLearner(game, shaping, config, seed, context).train(callback=callback)
 
 
 def _agent_update(game, net, target, opt, s: dict, gamma: float, uses_rec: bool) -> float:
@@ -414,5 +533,5 @@ def play_greedy(game: CoinGame, act, episodes: int, seed: int, context: Context 
 
 
 __all__ = ["CoinQNetwork", "DeepAgentConfig", "DeepAgentRun", "DeepShaping", "Replay", "encode", "split",
-           "make_network", "train_deep_agents", "play_greedy", "tabulate_actions", "torch_mode", "validate_schedule",
+           "make_network", "train_deep_agents", "DeepAgentLearner", "AGENT_KIND", "play_greedy", "tabulate_actions", "torch_mode", "validate_schedule",
            "CONV_CHANNELS", "HIDDEN"]
