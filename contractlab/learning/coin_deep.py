@@ -91,7 +91,7 @@ from ..theory.validation import check_real
 from . import coin_baselines as cb
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed
-from .coin_deep_agents import (EVAL_THREADS, _float_tensor, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
+from .coin_deep_agents import (EVAL_THREADS, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
                                make_network, play_greedy, seeds_of, set_lr, split, states_of, torch_mode,
                                train_deep_agents, validate_schedule)
 from .coin_principal import PAPER_ALPHA
@@ -329,22 +329,12 @@ class DeepPrincipalLearner:
         """Checkpoint at an episode-batch boundary (``train``'s callback): the four networks, both
         Adam states, the replay ring, the counters, the curve and both generators' states, as
         ``.npz`` + JSON (atomic, no pickle); :meth:`load` resumes bit for bit."""
-        arrays = {f"{name}.{k}": v.detach().numpy() for name in _NETS
-                  for k, v in getattr(self, name).state_dict().items()}
-        opt_meta = {}
-        for name in _OPTS:
-            sd = getattr(self, name).state_dict()
-            for idx, st in sd["state"].items():
-                for k, v in st.items():
-                    arrays[f"{name}.{idx}.{k}"] = v.detach().numpy()
-            opt_meta[name] = {"param_groups": sd["param_groups"],
-                              "state": {str(i): sorted(st) for i, st in sd["state"].items()}}
-        arrays.update({f"replay.{k}": v for k, v in self.replay.data.items()})
-        arrays["curve"] = np.asarray(self.curve, dtype=float).reshape(-1, 3)
+        arrays = {"curve": np.asarray(self.curve, dtype=float).reshape(-1, 3)}
         meta = {"kind": KIND, "game": game_to_dict(self.game), "config": self.config.to_dict(), "seed": self.seed,
-                "iteration": self.iteration, "updates": self.updates, "optimizers": opt_meta,
-                "replay": {"n": self.replay.n, "head": self.replay.head},
+                "iteration": self.iteration, "updates": self.updates,
                 "env_rng": self.env_rng.bit_generator.state, "act_rng": self.act_rng.bit_generator.state}
+        torch_to_checkpoint(arrays, meta, {n: getattr(self, n) for n in _NETS}, {n: getattr(self, n) for n in _OPTS})
+        self.replay.to_checkpoint(arrays, meta)
         save_checkpoint(path, arrays, meta)
 
     @classmethod
@@ -353,27 +343,9 @@ class DeepPrincipalLearner:
         arrays, meta = load_checkpoint(path, kind=KIND)
         try:
             learner = cls(game_from_dict(meta["game"]), DeepPrincipalConfig(**meta["config"]), meta["seed"])
-            for name in _NETS:
-                net = getattr(learner, name)
-                sd = net.state_dict()
-                for k, v in sd.items():
-                    sd[k] = _float_tensor(arrays, f"{name}.{k}", tuple(v.shape), path)
-                net.load_state_dict(sd)
-            for name in _OPTS:
-                opt = getattr(learner, name)
-                saved = meta["optimizers"][name]
-                state = {int(i): {k: _float_tensor(arrays, f"{name}.{i}.{k}", None, path) for k in keys}
-                         for i, keys in saved["state"].items()}
-                opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
-            for k, v in learner.replay.data.items():
-                a = arrays.get(f"replay.{k}")
-                if a is None or a.shape != v.shape:
-                    raise InvalidFileError(str(path), f"array replay.{k} missing or not of shape {v.shape}")
-                learner.replay.data[k] = np.array(a, dtype=v.dtype)
-            learner.replay.n = check_count("replay.n", meta["replay"]["n"], 0)
-            learner.replay.head = check_count("replay.head", meta["replay"]["head"], 0)
-            if learner.replay.n > learner.replay.size or learner.replay.head >= learner.replay.size:
-                raise InvalidFileError(str(path), "replay counters out of range")
+            torch_from_checkpoint(arrays, meta, {n: getattr(learner, n) for n in _NETS},
+                                  {n: getattr(learner, n) for n in _OPTS}, path)
+            learner.replay.from_checkpoint(arrays, meta, path)
             learner.curve = [row for row in np.array(arrays["curve"], dtype=float).reshape(-1, 3)]
             learner.iteration = check_count("iteration", meta["iteration"], 0)
             learner.updates = check_count("updates", meta["updates"], 0)

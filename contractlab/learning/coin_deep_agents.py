@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..theory.coin_game import CoinGame, CoinState
+from ..theory.coin_game import CoinGame, CoinState, game_from_dict, game_to_dict
 from ..theory.errors import InvalidInstanceError
 from ..theory.validation import check_real
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed, linear_epsilon
@@ -185,6 +185,51 @@ class Replay:
     def sample(self, rng: np.random.Generator, batch: int) -> dict:
         i = rng.integers(0, self.n, size=batch)
         return {k: v[i] for k, v in self.data.items()}
+
+    def to_checkpoint(self, arrays: dict, meta: dict) -> None:
+        """Put the ring into a checkpoint's ``arrays`` (``replay.*``) and ``meta`` (counters)."""
+        arrays.update({f"replay.{k}": v for k, v in self.data.items()})
+        meta["replay"] = {"n": self.n, "head": self.head}
+
+    def from_checkpoint(self, arrays: dict, meta: dict, path) -> None:
+        """Restore :meth:`to_checkpoint`'s ring (shapes and counters checked)."""
+        from ..theory.errors import InvalidFileError
+        for k, v in self.data.items():
+            a = arrays.get(f"replay.{k}")
+            if a is None or a.shape != v.shape:
+                raise InvalidFileError(str(path), f"array replay.{k} missing or not of shape {v.shape}")
+            self.data[k] = np.array(a, dtype=v.dtype)
+        self.n = check_count("replay.n", meta["replay"]["n"], 0)
+        self.head = check_count("replay.head", meta["replay"]["head"], 0)
+        if self.n > self.size or self.head >= self.size:
+            raise InvalidFileError(str(path), "replay counters out of range")
+
+
+def torch_to_checkpoint(arrays: dict, meta: dict, modules: dict, optimizers: dict) -> None:
+    """Networks' state dicts and Adam states into a checkpoint (tensors as float arrays named
+    ``name.key``, the optimisers' param groups and state keys in ``meta["optimizers"]``)."""
+    for name, module in modules.items():
+        arrays.update({f"{name}.{k}": v.detach().numpy() for k, v in module.state_dict().items()})
+    meta["optimizers"] = {}
+    for name, opt in optimizers.items():
+        sd = opt.state_dict()
+        for idx, st in sd["state"].items():
+            for k, v in st.items():
+                arrays[f"{name}.{idx}.{k}"] = v.detach().numpy()
+        meta["optimizers"][name] = {"param_groups": sd["param_groups"],
+                                    "state": {str(i): sorted(st) for i, st in sd["state"].items()}}
+
+
+def torch_from_checkpoint(arrays: dict, meta: dict, modules: dict, optimizers: dict, path) -> None:
+    """Restore :func:`torch_to_checkpoint` into freshly made ``modules`` and ``optimizers``."""
+    for name, module in modules.items():
+        sd = module.state_dict()
+        module.load_state_dict({k: _float_tensor(arrays, f"{name}.{k}", tuple(v.shape), path) for k, v in sd.items()})
+    for name, opt in optimizers.items():
+        saved = meta["optimizers"][name]
+        opt.load_state_dict({"state": {int(i): {k: _float_tensor(arrays, f"{name}.{i}.{k}", None, path) for k in keys}
+                                       for i, keys in saved["state"].items()},
+                             "param_groups": saved["param_groups"]})
 
 
 def states_of(sample: dict, nxt: bool = False) -> CoinState:
@@ -397,27 +442,19 @@ class DeepAgentLearner:
         from .checkpoint import save_checkpoint
         if self.state.t != 0:
             raise InvalidInstanceError("state", "a checkpoint is taken at an episode-batch boundary (train's callback)")
-        arrays = {f"{name}.{k}": v.detach().numpy() for name in ("net", "target")
-                  for k, v in getattr(self, name).state_dict().items()}
-        sd = self.opt.state_dict()
-        for idx, st in sd["state"].items():
-            for k, v in st.items():
-                arrays[f"opt.{idx}.{k}"] = v.detach().numpy()
-        arrays.update({f"replay.{k}": v for k, v in self.replay.data.items()})
-        arrays.update({"state.pos": self.state.pos, "state.coin": self.state.coin, "state.colour": self.state.colour,
-                       "curve": np.asarray(self.curve, dtype=float).reshape(-1, 3)})
-        meta = {"kind": AGENT_KIND, "game": _game_dict(self.game), "config": self.config.to_dict(), "seed": self.seed,
+        arrays = {"state.pos": self.state.pos, "state.coin": self.state.coin, "state.colour": self.state.colour,
+                  "curve": np.asarray(self.curve, dtype=float).reshape(-1, 3)}
+        meta = {"kind": AGENT_KIND, "game": game_to_dict(self.game), "config": self.config.to_dict(), "seed": self.seed,
                 "uses_rec": self.uses_rec, "iteration": self.iteration, "updates": self.updates,
-                "optimizer": {"param_groups": sd["param_groups"], "state": {str(i): sorted(st) for i, st in sd["state"].items()}},
-                "replay": {"n": self.replay.n, "head": self.replay.head},
                 "env_rng": self.env_rng.bit_generator.state, "act_rng": self.act_rng.bit_generator.state}
+        torch_to_checkpoint(arrays, meta, {"net": self.net, "target": self.target}, {"opt": self.opt})
+        self.replay.to_checkpoint(arrays, meta)
         save_checkpoint(path, arrays, meta)
 
     @classmethod
     def load(cls, path, shaping: DeepShaping | None = None, context: Context | None = None) -> "DeepAgentLearner":
         """The learner of a :meth:`save` checkpoint; ``shaping`` / ``context`` as when it was made
         (a checkpoint of validation agents needs the ``context``, and only it)."""
-        from ..theory.coin_game import game_from_dict
         from ..theory.errors import InvalidFileError
         from .checkpoint import load_checkpoint
         arrays, meta = load_checkpoint(path, kind=AGENT_KIND)
@@ -427,26 +464,13 @@ class DeepAgentLearner:
                                                       "recommendations")
             learner = cls(game_from_dict(meta["game"]), shaping, DeepAgentConfig(**meta["config"]), meta["seed"],
                           context)
-            for name in ("net", "target"):
-                net = getattr(learner, name)
-                sd = net.state_dict()
-                net.load_state_dict({k: _float_tensor(arrays, f"{name}.{k}", tuple(v.shape), path) for k, v in sd.items()})
-            saved = meta["optimizer"]
-            learner.opt.load_state_dict({"state": {int(i): {k: _float_tensor(arrays, f"opt.{i}.{k}", None, path)
-                                                            for k in keys} for i, keys in saved["state"].items()},
-                                         "param_groups": saved["param_groups"]})
-            for k, v in learner.replay.data.items():
-                a = arrays.get(f"replay.{k}")
-                if a is None or a.shape != v.shape:
-                    raise InvalidFileError(str(path), f"array replay.{k} missing or not of shape {v.shape}")
-                learner.replay.data[k] = np.array(a, dtype=v.dtype)
-            learner.replay.n = check_count("replay.n", meta["replay"]["n"], 0)
-            learner.replay.head = check_count("replay.head", meta["replay"]["head"], 0)
-            if learner.replay.n > learner.replay.size or learner.replay.head >= learner.replay.size:
-                raise InvalidFileError(str(path), "replay counters out of range")
+            torch_from_checkpoint(arrays, meta, {"net": learner.net, "target": learner.target}, {"opt": learner.opt},
+                                  path)
+            learner.replay.from_checkpoint(arrays, meta, path)
             B, C = learner.config.n_envs, learner.game.n_cells
             pos, coin, colour = (np.array(arrays[f"state.{k}"], dtype=np.int64) for k in ("pos", "coin", "colour"))
-            if pos.shape != (B, 2) or coin.shape != (B,) or colour.shape != (B,) or pos.min(initial=0) < 0 \
+            if pos.shape != (B, 2) or coin.shape != (B,) or colour.shape != (B,) or min(pos.min(initial=0),
+                                                                                      coin.min(initial=0)) < 0 \
                     or max(pos.max(initial=0), coin.max(initial=0)) >= C or colour.min(initial=0) < 0 \
                     or colour.max(initial=0) > 1:
                 raise InvalidFileError(str(path), "the saved start states are not states of this game")
@@ -465,11 +489,6 @@ class DeepAgentLearner:
 
 #: ``kind`` of a :class:`DeepAgentLearner` checkpoint.
 AGENT_KIND = "coin_deep_agents_learner"
-
-
-def _game_dict(game: CoinGame) -> dict:
-    from ..theory.coin_game import game_to_dict
-    return game_to_dict(game)
 
 
 def _float_tensor(arrays: dict, key: str, shape: tuple | None, path) -> torch.Tensor:
@@ -533,5 +552,6 @@ def play_greedy(game: CoinGame, act, episodes: int, seed: int, context: Context 
 
 
 __all__ = ["CoinQNetwork", "DeepAgentConfig", "DeepAgentRun", "DeepShaping", "Replay", "encode", "split",
-           "make_network", "train_deep_agents", "DeepAgentLearner", "AGENT_KIND", "play_greedy", "tabulate_actions", "torch_mode", "validate_schedule",
+           "make_network", "train_deep_agents", "DeepAgentLearner", "AGENT_KIND",
+           "torch_to_checkpoint", "torch_from_checkpoint", "play_greedy", "tabulate_actions", "torch_mode", "validate_schedule",
            "CONV_CHANNELS", "HIDDEN"]
