@@ -91,7 +91,7 @@ from ..theory.validation import check_real
 from . import coin_baselines as cb
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed
-from .coin_deep_agents import (EVAL_THREADS, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
+from .coin_deep_agents import (EVAL_THREADS, restore_progress, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
                                make_network, play_greedy, seeds_of, set_lr, split, states_of, torch_mode,
                                train_deep_agents, validate_schedule)
 from .coin_principal import PAPER_ALPHA
@@ -346,11 +346,7 @@ class DeepPrincipalLearner:
             torch_from_checkpoint(arrays, meta, {n: getattr(learner, n) for n in _NETS},
                                   {n: getattr(learner, n) for n in _OPTS}, path)
             learner.replay.from_checkpoint(arrays, meta, path)
-            learner.curve = [row for row in np.array(arrays["curve"], dtype=float).reshape(-1, 3)]
-            learner.iteration = check_count("iteration", meta["iteration"], 0)
-            learner.updates = check_count("updates", meta["updates"], 0)
-            learner.env_rng.bit_generator.state = meta["env_rng"]
-            learner.act_rng.bit_generator.state = meta["act_rng"]
+            restore_progress(learner, arrays, meta)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             if isinstance(exc, InvalidFileError):
                 raise

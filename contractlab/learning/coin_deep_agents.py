@@ -45,7 +45,6 @@ same seed gives the same result bit for bit for a fixed thread count and platfor
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ from ..theory.coin_game import CoinGame, CoinState, game_from_dict, game_to_dict
 from ..theory.errors import InvalidInstanceError
 from ..theory.validation import check_real
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed, linear_epsilon
+from .deep import torch_mode  # noqa: F401  (one deterministic torch mode for every deep learner)
 
 #: ``shaping(t, actions, rewards) -> (training_rewards, payments)``, all ``(B, 2)``: the rewards
 #: agents without a principal learn from and the part of them paid from outside the game.
@@ -104,21 +104,6 @@ def make_network(grid: int, n_actions: int, n_extra: int, seed: int) -> tuple[Co
     target.load_state_dict(net.state_dict())
     target.requires_grad_(False)
     return net, target
-
-
-@contextlib.contextmanager
-def torch_mode(n: int):
-    """``torch.set_num_threads(n)`` and deterministic algorithms inside; restored afterwards."""
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(n)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
-        torch.set_num_threads(old_threads)
 
 
 # ---- inputs -------------------------------------------------------------------------------------
@@ -218,6 +203,16 @@ def torch_to_checkpoint(arrays: dict, meta: dict, modules: dict, optimizers: dic
                 arrays[f"{name}.{idx}.{k}"] = v.detach().numpy()
         meta["optimizers"][name] = {"param_groups": sd["param_groups"],
                                     "state": {str(i): sorted(st) for i, st in sd["state"].items()}}
+
+
+def restore_progress(learner, arrays: dict, meta: dict) -> None:
+    """A deep learner's curve, iteration and update counters and both generators' states, from a
+    checkpoint its ``save`` wrote."""
+    learner.curve = [row for row in np.array(arrays["curve"], dtype=float).reshape(-1, 3)]
+    learner.iteration = check_count("iteration", meta["iteration"], 0)
+    learner.updates = check_count("updates", meta["updates"], 0)
+    learner.env_rng.bit_generator.state = meta["env_rng"]
+    learner.act_rng.bit_generator.state = meta["act_rng"]
 
 
 def torch_from_checkpoint(arrays: dict, meta: dict, modules: dict, optimizers: dict, path) -> None:
@@ -475,11 +470,7 @@ class DeepAgentLearner:
                     or colour.max(initial=0) > 1:
                 raise InvalidFileError(str(path), "the saved start states are not states of this game")
             learner.state = CoinState(pos=pos, coin=coin, colour=colour, t=0)
-            learner.curve = [row for row in np.array(arrays["curve"], dtype=float).reshape(-1, 3)]
-            learner.iteration = check_count("iteration", meta["iteration"], 0)
-            learner.updates = check_count("updates", meta["updates"], 0)
-            learner.env_rng.bit_generator.state = meta["env_rng"]
-            learner.act_rng.bit_generator.state = meta["act_rng"]
+            restore_progress(learner, arrays, meta)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             if isinstance(exc, InvalidFileError):
                 raise

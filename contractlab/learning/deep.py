@@ -438,7 +438,7 @@ def _check_seed(seed) -> int:
 
 
 @contextlib.contextmanager
-def _torch_mode(n: int):
+def torch_mode(n: int):
     """Inside the block: ``torch.set_num_threads(n)`` and
     ``torch.use_deterministic_algorithms(True)`` (on CPU every op the learner uses is then
     deterministic for a fixed thread count); the caller's settings are restored afterwards.
@@ -567,7 +567,7 @@ class DeepLearner:
         self.iteration = 0
         self.curve: list[dict[str, float]] = []
         self._guard = IterationGuard()
-        with _torch_mode(config.num_threads):
+        with torch_mode(config.num_threads):
             self._sync_target()
 
     # ------------------------------------------------------------------ pieces
@@ -740,7 +740,7 @@ class DeepLearner:
 
     def q_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``(principal Q (S, A), agent Q̄ (S, A))`` of the online networks at every state (float64)."""
-        with _torch_mode(self.config.num_threads):
+        with torch_mode(self.config.num_threads):
             return self._eval(self.principal_q, self.agent_q, np.arange(self.mdp.n_states))
 
     def policy(self, margin: float | None = None) -> ContractPolicy:
@@ -750,7 +750,7 @@ class DeepLearner:
         if margin is not None:
             margin = _check_float("margin", margin, 0.0)
         states = np.arange(self.mdp.n_states)
-        with _torch_mode(self.config.num_threads):
+        with torch_mode(self.config.num_threads):
             qp, qbar = self._eval(self.principal_q, self.agent_q, states)
         contract, impl = self._contracts(states, qbar, margin)
         action = np.argmax(np.where(impl, qp, -np.inf), axis=1)
@@ -803,7 +803,7 @@ class DeepLearner:
         cfg = self.config
         total = self.iteration + iterations
         records: list[dict[str, float]] = []
-        with _torch_mode(cfg.num_threads):
+        with torch_mode(cfg.num_threads):
             while self.iteration < total:
                 t = self.iteration
                 self._guard.begin(t + 1)
