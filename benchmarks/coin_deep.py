@@ -4,6 +4,7 @@ and baselines, beside the figures Ivanov et al. report (arXiv 2407.18074, Sectio
     python benchmarks/coin_deep.py [--seeds 3] [--principal-iterations N] [--agent-iterations N]
                                    [--n-envs 32] [--episodes 1024] [--nudge 0.01] [--grid 7]
                                    [--simultaneous both] [--quick] [--out results.json]
+                                   [--checkpoint-dir DIR [--checkpoint-every SECONDS]]
 
 For each seed: the principal of :mod:`contractlab.learning.coin_deep` is trained (``α = 0.1``),
 frozen, and measured with both agents following; then validated by two fresh selfish DQN
@@ -29,11 +30,23 @@ load ~8, so on a busier machine the defaults may take about an hour).
 ``--quick``: 2 seeds, 60 iterations each, 128 evaluation episodes (a smoke run, < 1 minute;
 nothing converges). ``--out``: the numbers as JSON (written atomically; the path is checked
 before any work). Progress goes to stderr, the table to stdout.
+
+``--checkpoint-dir DIR``: runs at the paper's budget take hours, so every phase (principal,
+validation, each baseline) of every seed checkpoints into ``DIR/seed<k>/`` every
+``--checkpoint-every`` seconds (default 600) and when Ctrl-C / SIGTERM arrives (it stops at the
+next episode batch, saves and exits 130; a second signal stops at once), and a finished phase's
+numbers go to ``DIR/seed<k>/results.json`` (its checkpoint is then deleted; the frozen principal
+stays as ``principal.npz``). The same command resumes where the run stopped, even after a kill,
+and prints the same table bit for bit (only the times differ; the first line then gives this
+invocation's wall time and the phases' time summed over all invocations). ``DIR/run.json``
+holds the settings; a folder of another run's settings is refused, except that ``--seeds`` may
+grow (the finished seeds are read back, not retrained).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shlex
@@ -48,11 +61,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
-from contractlab.cli.common import check_output  # noqa: E402
+from contractlab.cli.common import EXIT_INTERRUPTED, check_output  # noqa: E402
+from contractlab.cli.learn import StopFlag, stop_at_boundary  # noqa: E402
 from contractlab.learning import coin_baselines as cb  # noqa: E402
 from contractlab.learning import coin_deep as cd  # noqa: E402
-from contractlab.learning.coin_deep_agents import DeepAgentConfig, play_greedy  # noqa: E402
-from contractlab.theory.coin_game import CoinGame  # noqa: E402
+from contractlab.learning.coin_agents import PlayMetrics  # noqa: E402
+from contractlab.learning.coin_deep_agents import DeepAgentConfig, DeepAgentLearner, play_greedy  # noqa: E402
+from contractlab.theory.coin_game import CoinGame, game_to_dict  # noqa: E402
 from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.fileio import write_atomic  # noqa: E402
 
@@ -96,36 +111,146 @@ def progress(label: str, every: int):
 
 
 def record(play) -> dict:
+    """A play's numbers for ``--out`` and for the checkpoint folder (exact: JSON keeps every float)."""
     return {"welfare": play.welfare, "payments": play.total_payment, "payment_share": play.payment_share,
-            "follow_rate": float(np.mean(play.follow_rate)), "returns": play.returns.tolist()}
+            "follow_rate": float(np.mean(play.follow_rate)), "returns": play.returns.tolist(),
+            "payments_by_agent": play.payments.tolist(), "follow_rate_by_agent": play.follow_rate.tolist()}
 
 
-def run_seed(game: CoinGame, seed: int, pcfg: cd.DeepPrincipalConfig, acfg: DeepAgentConfig, episodes: int,
-             every: int) -> dict:
-    out, times = {}, {}
-    t0 = time.perf_counter()
-    pol = cd.train(game, pcfg, seed=seed, callback=progress(f"seed {seed} principal", every))
-    times["principal"] = time.perf_counter() - t0
-    out["principal"] = pol.follow(episodes, seed=10_000 + seed)
-    t0 = time.perf_counter()
-    val = cd.validate(pol, acfg, seed=1000 + seed, episodes=episodes, eval_seed=10_000 + seed,
-                      callback=progress(f"seed {seed} validation", every))
-    times["validation"] = time.perf_counter() - t0
-    out["validation"] = val.play
-    p = cb.matched_proportion(val.play) if val.play.welfare > 0 else 0.0
-    for kind, seed0 in (("selfish", 2000), ("cooperative", 3000), ("constant_proportion", 4000)):
-        t0 = time.perf_counter()
-        run = cd.train_baseline(game, kind, acfg, seed=seed0 + seed, proportion=p, principal=pol, episodes=episodes,
-                                eval_seed=10_000 + seed, callback=progress(f"seed {seed} {kind}", every))
-        times[kind] = time.perf_counter() - t0
-        out[kind] = run.play
-    rng = np.random.default_rng(20_000 + seed)
-    out["random"] = play_greedy(game, lambda s, t, r: rng.integers(0, game.n_actions, size=(s.batch, 2)), episodes,
-                                10_000 + seed, context=pol.context, pay_followers=False)
-    log(f"  seed {seed}: " + ", ".join(f"{k} W {m.welfare:.2f} P {m.total_payment:.2f} follow "
-                                      f"{np.mean(m.follow_rate):.2f}" for k, m in out.items())
-        + f"; p = {p:.3f}; times " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
-    return {"plays": out, "proportion": p, "times": times}
+def unrecord(doc: dict) -> PlayMetrics:
+    return PlayMetrics(welfare=float(doc["welfare"]), returns=np.array(doc["returns"], dtype=float),
+                       payments=np.array(doc["payments_by_agent"], dtype=float),
+                       follow_rate=np.array(doc["follow_rate_by_agent"], dtype=float))
+
+
+class Stopped(Exception):
+    """A signal stopped a phase; its checkpoint is saved."""
+
+
+#: Training phases of one seed, in order, with the seed offset of their learner.
+PHASES = {"principal": 0, "validation": 1000, "selfish": 2000, "cooperative": 3000, "constant_proportion": 4000}
+
+
+class SeedRun:
+    """One seed's phases (module docstring). With ``folder`` every phase resumes from its
+    checkpoint (saved every ``save_every`` seconds and when ``flag`` is set, at an episode-batch
+    boundary) and a finished phase's numbers are kept in ``folder/results.json``: a run stopped
+    at any point and started again gives the same numbers bit for bit."""
+
+    def __init__(self, game: CoinGame, seed: int, pcfg: cd.DeepPrincipalConfig, acfg: DeepAgentConfig,
+                 episodes: int, every: int, folder: Path | None = None, flag=None, save_every: float = 600.0):
+        self.game, self.seed, self.pcfg, self.acfg, self.episodes, self.every = game, seed, pcfg, acfg, episodes, every
+        self.folder, self.flag, self.save_every = folder, flag, save_every
+        self.doc = {"plays": {}, "seconds": {}, "partial_seconds": {}, "proportion": None}
+        if folder is not None:
+            folder.mkdir(exist_ok=True)
+            if (folder / "results.json").is_file():
+                self.doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+            for name in self.doc["plays"]:              # a kill between the two writes of a finished phase
+                (folder / f"{name}.ckpt.npz").unlink(missing_ok=True)
+
+    def _write(self) -> None:
+        if self.folder is not None:
+            write_atomic(self.folder / "results.json", lambda fh: json.dump(self.doc, fh, indent=1, allow_nan=True))
+
+    def _phase(self, name: str, make, load, measure) -> None:
+        if name in self.doc["plays"]:
+            return
+        ckpt = None if self.folder is None else self.folder / f"{name}.ckpt.npz"
+        resumed = ckpt is not None and ckpt.is_file()
+        learner = load(ckpt) if resumed else make()
+        if resumed:
+            log(f"  seed {self.seed} {name}: resumed at iteration {learner.iteration} of {learner.config.iterations}")
+        before = float(self.doc["partial_seconds"].get(name, 0.0))
+        t0 = last = time.perf_counter()
+        show = progress(f"seed {self.seed} {name}", self.every)
+
+        def save() -> None:
+            learner.save(ckpt)
+            self.doc["partial_seconds"][name] = before + time.perf_counter() - t0
+            self._write()
+
+        def callback(iteration, total, metrics):
+            nonlocal last
+            show(iteration, total, metrics)
+            stop = bool(self.flag)
+            if ckpt is not None and (stop or time.perf_counter() - last >= self.save_every):
+                save()
+                last = time.perf_counter()
+            return stop
+
+        learner.train(callback=callback)
+        if learner.iteration < learner.config.iterations:
+            raise Stopped(f"seed {self.seed} {name} at iteration {learner.iteration} of {learner.config.iterations}")
+        play = measure(learner)
+        self.doc["plays"][name] = record(play)
+        self.doc["seconds"][name] = before + time.perf_counter() - t0
+        self.doc["partial_seconds"].pop(name, None)
+        self._write()
+        if ckpt is not None:
+            ckpt.unlink(missing_ok=True)
+
+    def run(self) -> dict:
+        game, seed, acfg, episodes, ev = self.game, self.seed, self.acfg, self.episodes, 10_000 + self.seed
+        policy_path = None if self.folder is None else self.folder / "principal.npz"
+        frozen = {}
+
+        def finish_principal(learner):
+            frozen["pol"] = learner.policy()
+            if policy_path is not None:
+                frozen["pol"].save(policy_path)
+            return frozen["pol"].follow(episodes, seed=ev)
+
+        self._phase("principal", lambda: cd.DeepPrincipalLearner(game, self.pcfg, seed=seed),
+                    cd.DeepPrincipalLearner.load, finish_principal)
+        pol = frozen.get("pol") or cd.DeepCoinPrincipal.load(policy_path)
+        self._phase("validation", lambda: cd.validation_learner(pol, acfg, seed=PHASES["validation"] + seed),
+                    lambda path: DeepAgentLearner.load(path, context=pol.context),
+                    lambda learner: cd.measure_validation(pol, learner.run(), episodes, ev))
+        if self.doc["proportion"] is None:
+            val = unrecord(self.doc["plays"]["validation"])
+            self.doc["proportion"] = cb.matched_proportion(val) if val.welfare > 0 else 0.0
+            self._write()
+        p = float(self.doc["proportion"])
+        for kind in ("selfish", "cooperative", "constant_proportion"):
+            shaping = cd.baseline_shaping(kind, p)
+            self._phase(kind, lambda: DeepAgentLearner(game, shaping, acfg, seed=PHASES[kind] + seed),
+                        lambda path: DeepAgentLearner.load(path, shaping=shaping),
+                        lambda learner: cd.measure_baseline(game, kind, learner.run(), p, pol, episodes, ev))
+        out = {k: unrecord(v) for k, v in self.doc["plays"].items()}
+        rng = np.random.default_rng(20_000 + seed)
+        out["random"] = play_greedy(game, lambda s, t, r: rng.integers(0, game.n_actions, size=(s.batch, 2)), episodes,
+                                    ev, context=pol.context, pay_followers=False)
+        times = self.doc["seconds"]
+        log(f"  seed {seed}: " + ", ".join(f"{k} W {m.welfare:.2f} P {m.total_payment:.2f} follow "
+                                          f"{np.mean(m.follow_rate):.2f}" for k, m in out.items())
+            + f"; p = {p:.3f}; times " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+        return {"plays": out, "proportion": p, "times": times}
+
+
+def open_checkpoint_dir(path: str, settings: dict) -> Path:
+    """The checkpoint folder, made if missing; one that holds a run with other settings is
+    refused (``--checkpoint-dir``, naming the first differing setting)."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInstanceError("--checkpoint-dir", f"{path!r} exists and is not a folder")
+    if not folder.resolve().parent.is_dir():
+        raise InvalidInstanceError("--checkpoint-dir", f"folder {str(folder.resolve().parent)!r} does not exist")
+    folder.mkdir(exist_ok=True)
+    run = folder / "run.json"
+    if run.is_file():
+        try:
+            saved = json.loads(run.read_text(encoding="utf-8"))["settings"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise InvalidInstanceError("--checkpoint-dir", f"{str(run)!r} is not a run file of this benchmark") from None
+        for key in sorted(set(saved) | set(settings)):
+            if saved.get(key) != settings.get(key):
+                raise InvalidInstanceError("--checkpoint-dir", f"holds a run with other settings ({key}: "
+                                                               f"{saved.get(key)!r} there, {settings.get(key)!r} now)")
+    else:
+        write_atomic(run, lambda fh: json.dump({"kind": "coin_deep_benchmark_run", "version": 1,
+                                                "settings": settings}, fh, indent=1))
+    return folder
 
 
 def main(argv=None) -> None:
@@ -142,9 +267,15 @@ def main(argv=None) -> None:
     ap.add_argument("--nudge", type=float, default=cd.DeepPrincipalConfig().nudge)
     ap.add_argument("--quick", action="store_true", help="2 seeds, 60 iterations, 128 episodes: a smoke run")
     ap.add_argument("--out", help="write the numbers as JSON here")
+    ap.add_argument("--checkpoint-dir", help="keep each phase's checkpoint and each finished phase's numbers here; "
+                                             "the same command resumes (a folder made if missing)")
+    ap.add_argument("--checkpoint-every", type=float, default=600.0,
+                    help="seconds between checkpoints within a phase (default 600)")
     args = ap.parse_args(argv)
     try:
         check_output("--out", args.out)
+        if not args.checkpoint_every > 0:
+            raise InvalidInstanceError("--checkpoint-every", f"must be > 0 seconds, got {args.checkpoint_every}")
         if args.quick:
             args.seeds, args.principal_iterations, args.agent_iterations, args.episodes = 2, 60, 60, 128
         game = CoinGame(grid=args.grid, simultaneous=args.simultaneous)
@@ -153,6 +284,11 @@ def main(argv=None) -> None:
         for opt in ("seeds", "episodes"):
             if getattr(args, opt) < 1:
                 raise InvalidInstanceError(f"--{opt}", f"must be >= 1, got {getattr(args, opt)}")
+        folder = None
+        if args.checkpoint_dir is not None:
+            folder = open_checkpoint_dir(args.checkpoint_dir, {
+                "game": game_to_dict(game), "principal_config": pcfg.to_dict(), "agent_config": acfg.to_dict(),
+                "episodes": args.episodes})
     except InvalidInstanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -160,13 +296,26 @@ def main(argv=None) -> None:
     seeds = list(range(args.seeds))
     start = time.perf_counter()
     results = []
-    for s in seeds:
-        log(f"seed {s} ({time.perf_counter() - start:.0f} s elapsed)")
-        results.append(run_seed(game, s, pcfg, acfg, args.episodes, every))
+    flag = StopFlag()
+    try:
+        with stop_at_boundary(flag) if folder is not None else contextlib.nullcontext():
+            for s in seeds:
+                log(f"seed {s} ({time.perf_counter() - start:.0f} s elapsed)")
+                results.append(SeedRun(game, s, pcfg, acfg, args.episodes, every,
+                                       folder=None if folder is None else folder / f"seed{s}", flag=flag,
+                                       save_every=args.checkpoint_every).run())
+    except Stopped as exc:
+        log(f"stopped: {exc}; checkpoint saved in {args.checkpoint_dir}: the same command resumes")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:
+        log("interrupted" + ("" if folder is not None else " (no --checkpoint-dir: nothing saved)"))
+        raise SystemExit(EXIT_INTERRUPTED) from None
     wall = time.perf_counter() - start
     info = machine_info()
     command = " ".join(["python benchmarks/coin_deep.py", *map(shlex.quote, argv if argv is not None else sys.argv[1:])])
-    print(f"Command: `{command}` — wall time {wall:.0f} s")
+    computed = sum(sum(r["times"].values()) for r in results)
+    print(f"Command: `{command}` — wall time {wall:.0f} s"
+          + (f" (this invocation; the phases took {computed:.0f} s over all invocations)" if folder is not None else ""))
     print(f"Machine: {info['cpu']}, {info['cpus_usable']} usable CPUs, load {info['load_average_1_5_15min']}, "
           f"Python {info['python']}, numpy {info['numpy']}, commit {info['git_commit']}, {info['date_utc']}")
     print(f"\n`CoinGame(grid={game.grid}, horizon={game.horizon}, simultaneous={game.simultaneous!r})`; seeds {seeds}; "

@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
     lp.set_defaults(run=run)
 
 
-class _StopFlag:
+class StopFlag:
     """Set by the first SIGINT/SIGTERM; the training callback returns it, so the learner stops
     at the end of the iteration in progress."""
 
@@ -59,7 +59,9 @@ class _StopFlag:
 
 
 @contextmanager
-def _stop_at_boundary(flag: _StopFlag):
+def stop_at_boundary(flag: StopFlag):
+    """Within the block, the first SIGINT/SIGTERM sets ``flag`` (the caller stops at its next
+    boundary and saves); a second one raises :class:`KeyboardInterrupt` at once."""
     def handler(signum, frame):
         if flag:  # a second signal: stop now
             raise KeyboardInterrupt
@@ -86,14 +88,14 @@ def train_until_stopped(args, learner, label: str, info, **train_options) -> int
         if args.checkpoint is not None:
             writing("--checkpoint", args.checkpoint, lambda: learner.save(args.checkpoint))
 
-    flag = _StopFlag()
+    flag = StopFlag()
 
     def after_iteration(it: int) -> bool:
         if args.checkpoint_every and it % args.checkpoint_every == 0:
             save_checkpoint()
         return bool(flag)
 
-    with _stop_at_boundary(flag):
+    with stop_at_boundary(flag):
         if args.no_progress or args.json:
             learner.train(callback=lambda it, tot, metrics: after_iteration(it), **train_options)
         else:

@@ -91,7 +91,7 @@ from ..theory.validation import check_real
 from . import coin_baselines as cb
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed
-from .coin_deep_agents import (EVAL_THREADS, restore_progress, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
+from .coin_deep_agents import (EVAL_THREADS, restore_progress, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentLearner, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
                                make_network, play_greedy, seeds_of, set_lr, split, states_of, torch_mode,
                                train_deep_agents, validate_schedule)
 from .coin_principal import PAPER_ALPHA
@@ -376,11 +376,23 @@ def validate(principal: DeepCoinPrincipal, config: DeepAgentConfig | None = None
              episodes: int = 1024, eval_seed: int = 0, callback=None) -> DeepValidation:
     """Train two fresh selfish DQN agents from scratch against the frozen ``principal`` (paid iff
     they follow; the recommendation is an input) and measure their greedy play."""
+    run = validation_learner(principal, config, seed).train(callback=callback)
+    return DeepValidation(agents=run, play=measure_validation(principal, run, episodes, eval_seed))
+
+
+def validation_learner(principal: DeepCoinPrincipal, config: DeepAgentConfig | None = None,
+                       seed: int = 0) -> DeepAgentLearner:
+    """The resumable learner behind :func:`validate` (``save`` it at a callback, ``DeepAgentLearner.load(path,
+    context=principal.context)`` resumes it)."""
     if not isinstance(principal, DeepCoinPrincipal):
         raise InvalidInstanceError("principal", f"must be a DeepCoinPrincipal, got {type(principal).__name__}")
-    run = train_deep_agents(principal.game, None, config, seed, context=principal.context, callback=callback)
-    play = play_greedy(principal.game, run.act, episodes, eval_seed, context=principal.context)
-    return DeepValidation(agents=run, play=play)
+    return DeepAgentLearner(principal.game, None, config, seed, context=principal.context)
+
+
+def measure_validation(principal: DeepCoinPrincipal, agents: DeepAgentRun, episodes: int = 1024,
+                       eval_seed: int = 0) -> PlayMetrics:
+    """Monte Carlo outcome of validation ``agents``' greedy play against ``principal``."""
+    return play_greedy(principal.game, agents.act, episodes, eval_seed, context=principal.context)
 
 
 @dataclass(frozen=True, eq=False)
@@ -399,14 +411,31 @@ def train_baseline(game: CoinGame, kind: str, config: DeepAgentConfig | None = N
     """A baseline of :mod:`.coin_baselines` (selfish, cooperative, constant proportion ``p``) with
     the deep learners; ``principal`` (optional) only to measure how often the agents happen to
     play its recommendation."""
-    shaping = cb.shaping_for(kind, proportion)
     p = float(proportion) if kind == "constant_proportion" else 0.0
-    run = train_deep_agents(game, lambda t, a, r: shaping(t, None, a, r), config, seed, callback=callback)
+    run = train_deep_agents(game, baseline_shaping(kind, proportion), config, seed, callback=callback)
+    return DeepBaselineRun(kind=kind, proportion=p, agents=run,
+                           play=measure_baseline(game, kind, run, proportion, principal, episodes, eval_seed))
+
+
+def baseline_shaping(kind: str, proportion: float = 0.0) -> DeepShaping:
+    """The training rewards of a baseline for :class:`DeepAgentLearner` (``shaping`` argument;
+    :func:`~contractlab.learning.coin_baselines.shaping_for` without the state index)."""
+    shaping = cb.shaping_for(kind, proportion)
+    return lambda t, a, r: shaping(t, None, a, r)
+
+
+def measure_baseline(game: CoinGame, kind: str, agents: DeepAgentRun, proportion: float = 0.0,
+                     principal: DeepCoinPrincipal | None = None, episodes: int = 1024,
+                     eval_seed: int = 0) -> PlayMetrics:
+    """Monte Carlo outcome of baseline ``agents``' greedy play: the constant proportion ``p`` of
+    the other's game reward is paid (``kind="constant_proportion"``); ``principal`` only measures
+    how often they happen to play its recommendation."""
+    p = float(proportion) if kind == "constant_proportion" else 0.0
     pay = (lambda r: p * r[:, ::-1]) if p > 0 else None
-    play = play_greedy(game, run.act, episodes, eval_seed, context=None if principal is None else principal.context,
+    return play_greedy(game, agents.act, episodes, eval_seed, context=None if principal is None else principal.context,
                        payment=pay, pay_followers=False)
-    return DeepBaselineRun(kind=kind, proportion=p, agents=run, play=play)
 
 
 __all__ = ["DeepPrincipalConfig", "DeepCoinPrincipal", "DeepPrincipalLearner", "train", "validate", "DeepValidation",
-           "train_baseline", "DeepBaselineRun", "payment_table", "POLICY_KIND"]
+           "train_baseline", "DeepBaselineRun", "payment_table", "POLICY_KIND", "validation_learner",
+           "measure_validation", "baseline_shaping", "measure_baseline"]
