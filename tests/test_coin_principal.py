@@ -205,3 +205,20 @@ def test_bad_arguments_name_the_field():
         with pytest.raises(InvalidInstanceError) as err:
             call()
         assert err.value.field == field
+
+
+def test_a_checkpoint_written_before_the_configs_shared_their_fields_still_resumes():
+    """``tests/data/coin_principal_checkpoint_40d730f.npz`` was written by commit 40d730f, when
+    ``PrincipalConfig`` still repeated ``AgentConfig``'s fields instead of extending it:
+    ``CoinPrincipalLearner(CoinGame(grid=3, horizon=4), PrincipalConfig(iterations=6, n_envs=32,
+    nudge=0.03), seed=2)`` stopped after iteration 3. Resumed now, it must end where an
+    uninterrupted run of the same learner ends."""
+    from pathlib import Path
+    old = cp.CoinPrincipalLearner.load(Path(__file__).parent / "data" / "coin_principal_checkpoint_40d730f.npz")
+    assert old.iteration == 3
+    resumed = old.train()
+    fresh = cp.CoinPrincipalLearner(CoinGame(grid=3, horizon=4),
+                                    cp.PrincipalConfig(iterations=6, n_envs=32, nudge=0.03), seed=2).train()
+    np.testing.assert_array_equal(resumed.payments, fresh.payments)
+    np.testing.assert_array_equal(resumed.recommendation, fresh.recommendation)
+    np.testing.assert_array_equal(resumed.agent_q, fresh.agent_q)

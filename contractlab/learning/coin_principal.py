@@ -96,8 +96,8 @@ from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.validation import check_real
 from .boundary import IterationGuard, stop_requested
 from .checkpoint import load_checkpoint, save_checkpoint
-from .coin_agents import (AgentConfig, AgentRun, PlayMetrics, batched_update, check_count, check_game, check_schedule, check_seed,
-                          epsilon_greedy, exact_play, linear_epsilon, play_episodes, train_agents)
+from .coin_agents import (AgentConfig, AgentRun, PlayMetrics, batched_update, check_count, check_game, check_seed,
+                          epsilon_greedy, exact_play, play_episodes, train_agents)
 
 #: ``kind`` of a learner checkpoint and of a saved policy.
 KIND = "coin_principal_learner"
@@ -107,9 +107,15 @@ PAPER_ALPHA = 0.1
 
 
 @dataclass(frozen=True)
-class PrincipalConfig:
+class PrincipalConfig(AgentConfig):
     """Hyper-parameters of :class:`CoinPrincipalLearner`; a bad value raises
-    :class:`InvalidInstanceError` naming the field.
+    :class:`InvalidInstanceError` naming the field. The batch and schedule fields are those of
+    :class:`~contractlab.learning.coin_agents.AgentConfig` (same meaning and defaults: ``n_envs``
+    episodes at once per iteration, ``iterations`` of a full run, 600 by default: 12.3 M steps on
+    3x3, about 20 s on one core; ε of the recommendation and of a deviator's selfish action; the
+    step sizes of both tables, where with ``step_power`` 0.8 the agent tables kept a bias of
+    −0.44 from their early targets after 600 iterations on 3x3, with 0.6 −0.11, while the
+    payments, which are differences, had the same error, 0.025, in both). In addition:
 
     Attributes
     ----------
@@ -120,47 +126,21 @@ class PrincipalConfig:
         twice the mean absolute error of the learned per-step payments measured on 3x3 with
         the default budget (0.025; the paper's rule ``ξ = 2E``), so that following stays a
         best response against most of the learning error.
-    n_envs:
-        Episodes played at once per iteration. Default 1024.
-    iterations:
-        Iterations of a full run (batches of ``n_envs`` episodes). Default 600 (12.3 M steps
-        on 3x3, about 20 s on one core).
     deviation_prob:
         Probability that an episode has one (uniformly chosen) deviating agent. Default 0.5
         (the paper's uniform ``f`` has one deviator in half of the episodes).
-    epsilon_start, epsilon_end, epsilon_decay:
-        ε of the recommendation and of a deviator's selfish action, linear from start to end
-        over the first ``epsilon_decay × iterations``. Defaults 1.0, 0.02, 0.7.
-    step_power, min_step:
-        Step sizes ``α(n) = max(n^(−step_power), min_step)`` of both tables, power in
-        ``(0.5, 1]``. Defaults 0.6, 0.0 (with 0.8 the agent tables kept a bias of −0.44 from
-        their early targets after 600 iterations on 3x3, with 0.6 −0.11; the payments, which are
-        differences, had the same error, 0.025, in both).
     """
 
     alpha: float = PAPER_ALPHA
     nudge: float = 0.05
-    n_envs: int = 1024
-    iterations: int = 600
     deviation_prob: float = 0.5
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.02
-    epsilon_decay: float = 0.7
-    step_power: float = 0.6
-    min_step: float = 0.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         put("alpha", check_real("alpha", self.alpha, 0.0, low_open=True))
         put("nudge", check_real("nudge", self.nudge, 0.0))
-        check_schedule(self)
         put("deviation_prob", check_real("deviation_prob", self.deviation_prob, 0.0, 1.0))
-
-    def epsilon(self, iteration: int) -> float:
-        return linear_epsilon(self.epsilon_start, self.epsilon_end, self.epsilon_decay, self.iterations, iteration)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "PrincipalConfig":
