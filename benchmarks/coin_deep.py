@@ -241,7 +241,10 @@ def open_checkpoint_dir(path: str, settings: dict) -> Path:
     if run.is_file():
         try:
             saved = json.loads(run.read_text(encoding="utf-8"))["settings"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            # a config field added since the run began takes its default there (what the run used)
+            saved["principal_config"] = cd.DeepPrincipalConfig(**saved["principal_config"]).to_dict()
+            saved["agent_config"] = DeepAgentConfig(**saved["agent_config"]).to_dict()
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, InvalidInstanceError):
             raise InvalidInstanceError("--checkpoint-dir", f"{str(run)!r} is not a run file of this benchmark") from None
         for key in sorted(set(saved) | set(settings)):
             if saved.get(key) != settings.get(key):

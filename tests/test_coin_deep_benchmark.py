@@ -99,6 +99,10 @@ def test_a_folder_of_other_settings_is_refused_before_any_work(tmp_path):
     other = run_script("--quick", "--grid", "3", "--seeds", "1", "--nudge", "0.02", "--checkpoint-dir", str(folder))
     assert other.returncode == 2 and other.stdout == ""
     assert other.stderr.count("\n") == 1 and "--checkpoint-dir" in other.stderr and "principal_config" in other.stderr
+    # a run begun before a config field existed used its default: still the same settings
+    run = json.loads((folder / "run.json").read_text())
+    del run["settings"]["agent_config"]["gamma"], run["settings"]["principal_config"]["deviation_prob"]
+    (folder / "run.json").write_text(json.dumps(run))
     # more seeds with the same settings extend the run: seed 0 is read back, not retrained
     more = run_script("--quick", "--grid", "3", "--seeds", "2", "--checkpoint-dir", str(folder))
     assert more.returncode == 0, more.stderr
