@@ -177,12 +177,18 @@ def test_bad_arguments_raise():
     assert err.value.field == "kind"
 
 
-def test_learner_checkpoint_resumes_bit_identically(tmp_path):
+#: The replay variants the resume tests run: the default, the paper's prioritised replay (β = 0)
+#: and prioritised replay with importance weights (β = 0.5, so the weighted loss is exercised).
+REPLAY_VARIANTS = [{}, {"replay": "prioritised"}, {"replay": "prioritised", "priority_beta": 0.5}]
+
+
+@pytest.mark.parametrize("replay", REPLAY_VARIANTS, ids=["uniform", "prioritised", "prioritised-beta"])
+def test_learner_checkpoint_resumes_bit_identically(tmp_path, replay):
     """Stopped by the callback at an episode-batch boundary, saved, loaded and trained on, the
     learner ends with the same networks (online and target), update count and curve as an
     uninterrupted run; a policy file is not a learner checkpoint."""
     game = CoinGame(grid=3, horizon=6, simultaneous="random")
-    cfg = cd.DeepPrincipalConfig(iterations=60, n_envs=8, batch_size=16, buffer_size=200, target_update=5)
+    cfg = cd.DeepPrincipalConfig(iterations=60, n_envs=8, batch_size=16, buffer_size=200, target_update=5, **replay)
     whole = cd.DeepPrincipalLearner(game, cfg, seed=3)
     whole.train()
     part = cd.DeepPrincipalLearner(game, cfg, seed=3)
@@ -195,19 +201,21 @@ def test_learner_checkpoint_resumes_bit_identically(tmp_path):
         a, b = getattr(whole, name).state_dict(), getattr(back, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
     assert back.updates == whole.updates and np.array_equal(np.array(back.curve), np.array(whole.curve))
+    _check_replay_resumed(whole.replay, back.replay, replay, [back.p_net, back.a_net])
     whole.policy().save(tmp_path / "policy.npz")
     with pytest.raises(InvalidFileError):
         cd.DeepPrincipalLearner.load(tmp_path / "policy.npz")
 
 
-def test_agent_learner_checkpoint_resumes_bit_identically(tmp_path):
+@pytest.mark.parametrize("replay", REPLAY_VARIANTS, ids=["uniform", "prioritised", "prioritised-beta"])
+def test_agent_learner_checkpoint_resumes_bit_identically(tmp_path, replay):
     """Validation agents (a frozen principal's context) stopped after two episode batches, saved,
     loaded with the same context and trained on: the same network and curve as without the stop;
     loading without the context is refused."""
     from contractlab.learning.coin_deep_agents import DeepAgentLearner
     game = CoinGame(grid=3, horizon=6, simultaneous="random")
     principal = cd.train(game, cd.DeepPrincipalConfig(iterations=30, n_envs=8, batch_size=16, buffer_size=200), seed=1)
-    cfg = DeepAgentConfig(iterations=48, n_envs=8, batch_size=16, buffer_size=200, target_update=5)
+    cfg = DeepAgentConfig(iterations=48, n_envs=8, batch_size=16, buffer_size=200, target_update=5, **replay)
     whole = DeepAgentLearner(game, None, cfg, seed=4, context=principal.context)
     run_whole = whole.train()
     part = DeepAgentLearner(game, None, cfg, seed=4, context=principal.context)
@@ -219,5 +227,180 @@ def test_agent_learner_checkpoint_resumes_bit_identically(tmp_path):
     a, b = run_whole.net.state_dict(), run_back.net.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert np.array_equal(run_whole.curve, run_back.curve, equal_nan=True) and back.updates == whole.updates
+    _check_replay_resumed(whole.replay, back.replay, replay, [back.net])
     with pytest.raises(InvalidInstanceError, match="context"):
         DeepAgentLearner.load(tmp_path / "agents.npz")
+
+
+# ---- prioritised replay -------------------------------------------------------------------------
+
+def _check_replay_resumed(whole, back, replay: dict, nets) -> None:
+    """The resumed run's replay equals the uninterrupted one's (priorities included), the networks
+    are finite, and a prioritised run did update its priorities (they are not all the initial 1)."""
+    assert whole.prioritised == back.prioritised == (replay.get("replay") == "prioritised")
+    assert all(np.array_equal(whole.data[k], back.data[k]) for k in whole.data)
+    assert all(bool(torch.isfinite(v).all()) for net in nets for v in net.state_dict().values())
+    if whole.prioritised:
+        assert np.array_equal(whole.priority, back.priority) and whole.max_priority == back.max_priority
+        p = back.priority[:back.n]
+        assert np.all(np.isfinite(p)) and np.all(p > 0) and len(np.unique(p)) > back.n // 2
+
+
+def _filled_replay(n: int, size: int | None = None, **kw):
+    from contractlab.learning.coin_deep_agents import Replay
+    r = Replay(n if size is None else size, prioritised=True, **kw)
+    r.add(coin=np.arange(n))
+    return r
+
+
+def _chi_square(counts: np.ndarray, probs: np.ndarray) -> float:
+    expected = counts.sum() * probs
+    return float(((counts - expected) ** 2 / expected).sum())
+
+
+#: Priorities of the frequency tests (spread over two orders of magnitude), and the draws.
+PRIORITY_TD = np.array([0.05, 0.1, 0.5, 1.0, 2.0, 3.0, 4.0, 0.2])
+DRAWS = 200_000
+#: Chi-square bound for 7 degrees of freedom: P(χ²_7 > 30) ≈ 1e-4, so a correct sampler fails
+#: this with probability ~1e-4 (and never with the fixed seed once it passes); the wrong
+#: distributions checked below give χ² in the thousands.
+CHI2_BOUND = 30.0
+
+
+def _frequencies(replay, seed=0, batch=1000):
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([replay.sample(rng, batch)["index"] for _ in range(DRAWS // batch)])
+    return np.bincount(idx, minlength=replay.size)
+
+
+@pytest.mark.parametrize("alpha", [0.4, 1.0])
+def test_prioritised_sampling_follows_p_to_the_alpha(alpha):
+    r = _filled_replay(8, alpha=alpha)
+    r.update_priorities(np.arange(8), PRIORITY_TD)
+    p = PRIORITY_TD + r.eps
+    want = p ** alpha / (p ** alpha).sum()
+    counts = _frequencies(r)
+    assert _chi_square(counts, want) < CHI2_BOUND
+    # per bin: within 5 standard deviations of the binomial count
+    assert np.all(np.abs(counts - DRAWS * want) < 5 * np.sqrt(DRAWS * want * (1 - want)))
+    # the test discriminates: uniform sampling, or the other alpha, is far outside the bound
+    other = 1.0 if alpha != 1.0 else 0.4
+    assert _chi_square(counts, np.full(8, 1 / 8)) > 100 * CHI2_BOUND
+    assert _chi_square(counts, p ** other / (p ** other).sum()) > 10 * CHI2_BOUND
+
+
+def test_alpha_zero_is_uniform_and_only_filled_slots_are_drawn():
+    r = _filled_replay(8, alpha=0.0)
+    r.update_priorities(np.arange(8), PRIORITY_TD)
+    assert _chi_square(_frequencies(r), np.full(8, 1 / 8)) < CHI2_BOUND
+    part = _filled_replay(5, size=12, alpha=1.0)          # 5 of 12 slots filled
+    counts = _frequencies(part, seed=1)
+    assert counts[5:].sum() == 0 and _chi_square(counts[:5], np.full(5, 1 / 5)) < CHI2_BOUND
+
+
+def test_new_items_get_the_max_priority_and_updates_change_sampling():
+    r = _filled_replay(3, size=6, alpha=1.0)
+    assert np.array_equal(r.priority, [1, 1, 1, 0, 0, 0]) and r.max_priority == 1.0
+    r.update_priorities(np.array([0, 1]), np.array([2.5, -0.5]))     # |δ| + eps
+    assert r.priority[0] == 2.5 + r.eps and r.priority[1] == 0.5 + r.eps and r.max_priority == 2.5 + r.eps
+    r.add(coin=np.arange(2))
+    assert np.array_equal(r.priority[3:5], [2.5 + r.eps] * 2) and r.priority[5] == 0
+    r.update_priorities(np.array([3, 4]), np.array([0.1, 0.1]))      # the max is a running max
+    assert r.max_priority == 2.5 + r.eps
+    r.update_priorities(np.array([2, 2, 1]), np.array([0.3, 0.7, 0.2]))  # duplicates: the last wins
+    assert r.priority[2] == 0.7 + r.eps and r.priority[1] == 0.2 + r.eps
+    # updates change the sampling: slot 4 made 1000 times more likely than each other slot
+    r.update_priorities(np.arange(5), np.array([1e-3, 1e-3, 1e-3, 1e-3, 1.0]))
+    counts = _frequencies(r)
+    want = np.array([1e-3 + r.eps] * 4 + [1 + r.eps, 0])
+    assert counts[4] / counts.sum() > 0.99 and _chi_square(counts[:5], want[:5] / want.sum()) < CHI2_BOUND
+    # ring wrap-around: the new transitions overwrite the oldest slots with the max priority
+    r.add(coin=np.arange(3))
+    assert r.n == 6 and r.head == 2 and np.array_equal(r.priority[[5, 0, 1]], [2.5 + r.eps] * 3)
+
+
+def test_importance_weights():
+    r = _filled_replay(4, alpha=1.0, eps=1e-12)
+    r.update_priorities(np.arange(4), np.array([1.0, 2.0, 3.0, 4.0]))    # P = 0.1, 0.2, 0.3, 0.4
+    s = r.sample(np.random.default_rng(0), 64)
+    assert np.array_equal(s["weight"], np.ones(64))                     # beta = 0: all ones exactly
+    s = r.sample(np.random.default_rng(0), 64, beta=0.5)
+    assert 0 in s["index"]                                              # so slot 0 has the batch max
+    # w_i = (n P_i)^(-1/2) / (n P_0)^(-1/2) = sqrt(P_0 / P_i): by hand 1, 0.70711, 0.57735, 0.5
+    hand = np.array([1.0, 0.7071067811865476, 0.5773502691896258, 0.5])
+    assert np.allclose(s["weight"], hand[s["index"]], rtol=1e-9, atol=0)
+    r.beta = 1.0                                                          # the buffer's own beta
+    s = r.sample(np.random.default_rng(0), 64)
+    assert np.allclose(s["weight"], (0.1 / np.array([0.1, 0.2, 0.3, 0.4]))[s["index"]], rtol=1e-9, atol=0)
+    # a uniform buffer: the same draws as before prioritised replay existed, and no weights
+    from contractlab.learning.coin_deep_agents import Replay
+    u = Replay(10)
+    u.add(coin=np.arange(7))
+    s = u.sample(np.random.default_rng(5), 20)
+    assert np.array_equal(s["index"], np.random.default_rng(5).integers(0, 7, size=20)) and "weight" not in s
+    assert np.array_equal(s["coin"], s["index"])
+
+
+@pytest.mark.parametrize("config", [DeepAgentConfig, cd.DeepPrincipalConfig])
+@pytest.mark.parametrize("field, value", [("replay", "sorted"), ("replay", None), ("replay", "Uniform"),
+                                          ("priority_alpha", -0.1), ("priority_alpha", float("inf")),
+                                          ("priority_beta", 1.5), ("priority_beta", -0.01),
+                                          ("priority_eps", 0.0), ("priority_eps", -1e-7), ("priority_eps", "1e-7")])
+def test_bad_replay_config_names_the_field(config, field, value):
+    with pytest.raises(InvalidInstanceError) as err:
+        config(**{field: value})
+    assert err.value.field == field
+
+
+def test_prioritised_differs_from_uniform_and_is_finite():
+    game = CoinGame(grid=3, horizon=6)
+    uni = cd.train(game, cd.DeepPrincipalConfig(**TINY_RUN), seed=5)
+    pri = cd.DeepPrincipalLearner(game, cd.DeepPrincipalConfig(replay="prioritised", priority_beta=0.4, **TINY_RUN),
+                                  seed=5)
+    pol = pri.train()
+    for net in (pol.principal_net, pol.agent_net):
+        assert all(bool(torch.isfinite(v).all()) for v in net.state_dict().values())
+    assert np.all(np.isfinite(np.array(pri.curve)[:, 1:]))
+    assert not torch.equal(uni.principal_net.out.weight, pol.principal_net.out.weight)
+    p = pri.replay.priority[:pri.replay.n]
+    assert np.all(np.isfinite(p)) and p.min() > 0 and pri.replay.max_priority >= p.max()
+
+
+def test_old_checkpoints_without_replay_keys_still_load(tmp_path):
+    """A checkpoint written before prioritised replay (its config has no replay keys, its replay
+    no priorities) loads as uniform and resumes to the uninterrupted run; a prioritised config
+    whose checkpoint lacks the priorities is refused."""
+    from contractlab.learning.checkpoint import load_checkpoint, save_checkpoint
+    from contractlab.learning.coin_deep_agents import DeepAgentLearner
+    new_keys = ("replay", "priority_alpha", "priority_beta", "priority_eps")
+    game = CoinGame(grid=3, horizon=6)
+    cfg = cd.DeepPrincipalConfig(iterations=36, n_envs=8, batch_size=16, buffer_size=100, target_update=5)
+    whole = cd.DeepPrincipalLearner(game, cfg, seed=2)
+    whole.train()
+    part = cd.DeepPrincipalLearner(game, cfg, seed=2)
+    part.train(callback=lambda it, total, metrics: it >= 12)
+    part.save(tmp_path / "new.npz")
+    arrays, meta = load_checkpoint(tmp_path / "new.npz")
+    assert not any(k.startswith("replay.priority") for k in arrays) and "max_priority" not in meta["replay"]
+    for k in new_keys:
+        del meta["config"][k]
+    save_checkpoint(tmp_path / "old.npz", arrays, meta)
+    back = cd.DeepPrincipalLearner.load(tmp_path / "old.npz")
+    assert back.config.replay == "uniform" and not back.replay.prioritised
+    back.train()
+    assert all(torch.equal(whole.p_net.state_dict()[k], back.p_net.state_dict()[k]) for k in whole.p_net.state_dict())
+    # the agents' learner too
+    acfg = DeepAgentConfig(iterations=12, n_envs=8, batch_size=16, buffer_size=100)
+    agents = DeepAgentLearner(game, cd.baseline_shaping("selfish"), acfg, seed=1)
+    agents.train(callback=lambda it, total, metrics: it >= 6)
+    agents.save(tmp_path / "agents.npz")
+    arrays, meta = load_checkpoint(tmp_path / "agents.npz")
+    for k in new_keys:
+        del meta["config"][k]
+    save_checkpoint(tmp_path / "agents_old.npz", arrays, meta)
+    assert not DeepAgentLearner.load(tmp_path / "agents_old.npz", cd.baseline_shaping("selfish")).replay.prioritised
+    # a prioritised config without the priorities is not a checkpoint of its run
+    meta["config"]["replay"] = "prioritised"
+    save_checkpoint(tmp_path / "bad.npz", arrays, meta)
+    with pytest.raises(InvalidFileError, match="priority"):
+        DeepAgentLearner.load(tmp_path / "bad.npz", cd.baseline_shaping("selfish"))

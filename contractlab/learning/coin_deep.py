@@ -22,8 +22,9 @@ both agents' views, each with a target copy:
 Episodes: ``n_envs`` games in lockstep (the batched core); per episode and game a follow
 vector ``f`` is drawn: both follow with probability ``1 − deviation_prob``, else one agent,
 uniform, deviates. A follower plays the ε-greedy recommendation, a deviator its ε-greedy
-selfish action ``argmax Q_φ(s_i, ·)``. Transitions go to a uniform replay; after each lockstep
-step, one (``updates_per_iteration``) Adam step per network on a batch of ``batch_size``:
+selfish action ``argmax Q_φ(s_i, ·)``. Transitions go to one replay (uniform or prioritised,
+``config.replay``); after each lockstep step, one (``updates_per_iteration``) Adam step per
+network on a batch of ``batch_size``:
 
 * agents (DQN): rows ``(transition, i)`` whose other agent followed,
   ``y_i = r_i + γ (1 − done) max_a' Q_φ'(s'_i, a')`` (no payments in it: a deviation is valued
@@ -38,7 +39,17 @@ Huber loss, gradient norm clipped to 10, targets copied every ``target_update`` 
 ε and learning-rate schedules and the other defaults as in
 :class:`~contractlab.learning.coin_deep_agents.DeepAgentConfig` (Appendix D.2's values).
 
-Deviations from the paper, each deliberate: uniform instead of prioritised replay; ``f = (0, 0)``
+Replay: both are available. ``replay="prioritised"`` is the paper's proportional prioritised
+replay (Schaul et al. 2016, arXiv 1511.05952; α = 0.4, β = 0, ε = 1e-7 by default,
+:class:`~contractlab.learning.coin_deep_agents.Replay`); the default ``replay="uniform"`` is
+kept so that results and checkpoints made before prioritised replay existed reproduce bit for
+bit (a checkpoint's config without the replay keys loads as uniform). One batch trains both
+networks, so a transition has one priority; our choice (the paper does not say how priorities
+combine): ``|δ_p|`` of the principal's VDN target if both agents followed, plus the
+``|δ_i|`` of each of its rows used by the agents' network (one row if an agent deviated, both
+otherwise), each network's loss weighted by the transitions' importance weights.
+
+Deviations from the paper, each deliberate: ``f = (0, 0)``
 episodes are not played and ``Q_φ`` has no ``f_{−i}`` input (only ``f_{−i} = 1`` enters the
 payments and the recommendations, as in :mod:`.coin_principal`); the time to go is an input
 (episodes are finite); far fewer gradient steps than the paper's 10⁶ (CPU budget; the caller
@@ -72,8 +83,10 @@ validation reaches 11.3 against 9.3 for selfish DQNs, following 99%, paid 55% of
 
 Randomness and determinism as in :mod:`.coin_deep_agents`: one ``seed`` gives the same networks
 bit for bit (fixed thread count and platform). The frozen principal saves and loads as
-``.npz`` + JSON (:mod:`.checkpoint`, nothing pickled). A learner checkpoint (optimiser state and
-replay, to resume a run) is not implemented.
+``.npz`` + JSON (:mod:`.checkpoint`, nothing pickled), and so does the learner at an
+episode-batch boundary (:meth:`DeepPrincipalLearner.save` / :meth:`~DeepPrincipalLearner.load`:
+networks, Adam states, the replay ring with its priorities, counters and generator states), so
+that a stopped run resumes bit for bit.
 """
 
 from __future__ import annotations
@@ -91,7 +104,7 @@ from ..theory.validation import check_real
 from . import coin_baselines as cb
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed
-from .coin_deep_agents import (EVAL_THREADS, restore_progress, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentLearner, DeepAgentRun, Replay, dqn_step, encode, epsilon_greedy,
+from .coin_deep_agents import (EVAL_THREADS, restore_progress, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentLearner, DeepAgentRun, dqn_step, encode, epsilon_greedy, make_replay, td_abs,
                                make_network, play_greedy, seeds_of, set_lr, split, states_of, torch_mode,
                                train_deep_agents, validate_schedule)
 from .coin_principal import PAPER_ALPHA
@@ -227,7 +240,7 @@ class DeepPrincipalLearner:
             self.a_net, self.a_target = make_network(game.grid, n, 1, tseed + 1)
             self.p_opt = torch.optim.Adam(self.p_net.parameters(), lr=cfg.lr_start)
             self.a_opt = torch.optim.Adam(self.a_net.parameters(), lr=cfg.lr_start)
-        self.replay = Replay(cfg.buffer_size)
+        self.replay = make_replay(cfg)
         self.iteration = 0
         self.updates = 0
         self.curve: list = []
@@ -280,7 +293,10 @@ class DeepPrincipalLearner:
                         set_lr(self.p_opt, lr)
                         set_lr(self.a_opt, lr)
                         for _ in range(cfg.updates_per_iteration):
-                            self._update(self.replay.sample(self.act_rng, cfg.batch_size))
+                            s = self.replay.sample(self.act_rng, cfg.batch_size)
+                            prio = self._update(s)
+                            if prio is not None:
+                                self.replay.update_priorities(s["index"], prio)
                     state = nxt
                     self.iteration += 1
                 ep[2] /= max(state.t, 1)
@@ -290,9 +306,15 @@ class DeepPrincipalLearner:
                     break
         return self.policy()
 
-    def _update(self, s: dict) -> None:
+    def _update(self, s: dict) -> np.ndarray | None:
+        """One step of each network on the batch ``s``; for a prioritised batch (``"weight"`` in
+        ``s``) the rows are weighted by their transition's importance weight and the transitions'
+        new ``|δ|`` are returned (module docstring: the principal's VDN ``|δ|`` if both followed
+        plus the agents' net ``|δ|`` of the rows it used), ``None`` for a uniform batch."""
         cfg, game = self.config, self.game
         B = s["coin"].shape[0]
+        w = s.get("weight")
+        prio = None if w is None else np.zeros(B)
         obs, extra = encode(game, states_of(s), s["t"])
         nobs, nextra = encode(game, states_of(s, True), s["t"] + 1)
         live = torch.from_numpy(np.tile(s["t"] + 1 < game.horizon, 2)).float()   # (2B,) agent-0 rows first
@@ -309,7 +331,13 @@ class DeepPrincipalLearner:
         if bool(use.any()):
             q = self.a_net(obs, extra).gather(1, acts[:, None])[:, 0]
             y = rew + cfg.gamma * live * a_next
-            dqn_step(self.a_net, self.a_opt, q[use], y[use])
+            if w is None:
+                dqn_step(self.a_net, self.a_opt, q[use], y[use])
+            else:
+                use_np = use.numpy()
+                td = np.where(use_np, td_abs(q, y), 0.0)          # 0 on the rows not used
+                dqn_step(self.a_net, self.a_opt, q[use], y[use], np.tile(w, 2)[use_np])
+                prio += td[:B] + td[B:]
         # principal (VDN): transitions where both followed
         both = torch.from_numpy(flag < 0)
         if bool(both.any()):
@@ -317,11 +345,17 @@ class DeepPrincipalLearner:
             per_agent = rew - cfg.alpha * b + cfg.gamma * live * p_next
             total_q = q[:B] + q[B:]
             y = per_agent[:B] + per_agent[B:]
-            dqn_step(self.p_net, self.p_opt, total_q[both], y[both])
+            if w is None:
+                dqn_step(self.p_net, self.p_opt, total_q[both], y[both])
+            else:
+                both_np = both.numpy()
+                prio += np.where(both_np, td_abs(total_q, y), 0.0)
+                dqn_step(self.p_net, self.p_opt, total_q[both], y[both], w[both_np])
         self.updates += 1
         if self.updates % cfg.target_update == 0:
             self.p_target.load_state_dict(self.p_net.state_dict())
             self.a_target.load_state_dict(self.a_net.state_dict())
+        return prio
 
 
     # -- checkpoints

@@ -19,7 +19,8 @@ Network (:class:`CoinQNetwork`)
 Learner (:class:`DeepAgentConfig`, :func:`train_deep_agents`)
     DQN: ``n_envs`` games stepped in lockstep by the batched core (:meth:`CoinGame.reset` /
     :meth:`CoinGame.step`; all start together, so episodes end together), each agent ε-greedy on
-    the shared network; every transition goes into a uniform replay ring; after each lockstep
+    the shared network; every transition goes into a replay ring (:class:`Replay`, uniform or
+    prioritised, ``DeepAgentConfig.replay``); after each lockstep
     step, ``updates_per_iteration`` Adam steps on batches of ``batch_size`` transitions (both
     agents' views of each), Huber loss, gradient norm clipped to 10, target
     ``r̃_i + γ (1 − done) max_a' Q_target(s'_i, a')``; the target copy is refreshed every
@@ -28,9 +29,13 @@ Learner (:class:`DeepAgentConfig`, :func:`train_deep_agents`)
     ``Yixiang-Kenzo/RL_ContractTheory_Recreation``, ``notes/coin_game_spec.md``): ε linear
     0.4 → 0, learning rate geometric 5e-4 → 1e-4, γ = 0.99, batch 128, replay 100 000, target
     copy every 100 updates; the paper runs 10⁶ iterations of one environment step and one
-    gradient step with prioritised replay (α = 0.4, β = 0, ε = 1e-7). Deviations, for the CPU
-    budget: uniform instead of prioritised replay, ``n_envs`` transitions per gradient step, and
-    far fewer gradient steps (set by the caller; ``benchmarks/coin_deep.py``).
+    gradient step with prioritised replay (α = 0.4, β = 0, ε = 1e-7). Both replays are here:
+    ``replay="prioritised"`` is the paper's (proportional, Schaul et al. 2016; a transition's
+    priority is the sum of the ``|δ|`` of its two rows, agent 0's and agent 1's views, a choice
+    of ours: the paper does not say how the two views combine), and the default
+    ``replay="uniform"`` is kept so that earlier results and checkpoints reproduce bit for bit.
+    Deviations, for the CPU budget: ``n_envs`` transitions per gradient step, and far fewer
+    gradient steps (set by the caller; ``benchmarks/coin_deep.py``).
 
 Evaluation (:func:`play_greedy`): greedy play of many games by Monte Carlo (7x7 has ~2.3 · 10⁵
 states per step, too many to evaluate exactly); on 3x3 :func:`tabulate_actions` gives the greedy
@@ -144,40 +149,96 @@ def tabulate_actions(game: CoinGame, net: CoinQNetwork, rec: np.ndarray | None =
 # ---- replay -------------------------------------------------------------------------------------
 
 class Replay:
-    """A uniform ring buffer of transitions stored as integer states (observations are rebuilt
+    """A ring buffer of transitions stored as integer states (observations are rebuilt
     when sampled): ``pos``/``next_pos`` ``(N, 2)``, ``coin``, ``colour``, ``t`` and the next ones,
     ``actions`` ``(N, 2)``, ``rewards`` ``(N, 2)``, optional ``rec``/``next_rec`` ``(N, 2)`` and
-    ``flag`` (an integer per transition: the deviating agent, ``-1`` if none)."""
+    ``flag`` (an integer per transition: the deviating agent, ``-1`` if none).
+
+    Uniform by default (:meth:`sample` draws ``rng.integers(0, n, size=batch)``). With
+    ``prioritised`` it is the proportional prioritised replay of Schaul et al. 2016
+    (*Prioritized Experience Replay*, arXiv 1511.05952, Section 3.3, Eq. 1 and the weights of
+    Section 3.4): slot ``i`` holds a priority ``p_i``, a new transition gets the largest priority
+    seen so far (``max_priority``, 1.0 initially; never decreases), the batch is drawn with
+    ``P(i) = p_i^alpha / Σ_j p_j^alpha`` (``alpha = 0``: uniform in distribution, though not the
+    same draws as the uniform buffer) and :meth:`update_priorities` sets ``p_i = |δ_i| + eps``
+    from the TD errors of the step that used them. Sampling builds the cumulative sum of
+    ``p^alpha`` over the ``n`` filled slots and inverts it with :func:`numpy.searchsorted`:
+    O(n) per batch rather than a sum tree's O(batch log n), which is a few milliseconds at
+    ``n = 10⁵`` and simpler to keep exact in a checkpoint."""
 
     FIELDS = {"pos": (2, np.int64), "coin": ((), np.int64), "colour": ((), np.int64), "t": ((), np.int64),
               "next_pos": (2, np.int64), "next_coin": ((), np.int64), "next_colour": ((), np.int64),
               "actions": (2, np.int64), "rewards": (2, np.float64), "rec": (2, np.int64),
               "next_rec": (2, np.int64), "flag": ((), np.int64)}
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, prioritised: bool = False, alpha: float = 0.4, beta: float = 0.0,
+                 eps: float = 1e-7):
         self.size, self.n, self.head = size, 0, 0
         self.data = {k: np.zeros((size,) + ((s,) if isinstance(s, int) else s), dtype=d)
                      for k, (s, d) in self.FIELDS.items()}
+        self.prioritised, self.alpha, self.beta, self.eps = bool(prioritised), float(alpha), float(beta), float(eps)
+        #: ``p_i`` of every slot (0 for the empty ones); ``None`` for a uniform buffer.
+        self.priority = np.zeros(size) if self.prioritised else None
+        self.max_priority = 1.0
 
     def add(self, **items) -> None:
         B = items["coin"].shape[0]
         where = (self.head + np.arange(B)) % self.size
         for k, v in items.items():
             self.data[k][where] = v
+        if self.prioritised:
+            self.priority[where] = self.max_priority
         self.head = (self.head + B) % self.size
         self.n = min(self.n + B, self.size)
 
-    def sample(self, rng: np.random.Generator, batch: int) -> dict:
-        i = rng.integers(0, self.n, size=batch)
-        return {k: v[i] for k, v in self.data.items()}
+    def sample(self, rng: np.random.Generator, batch: int, beta: float | None = None) -> dict:
+        """``batch`` transitions (a dict of arrays, one row each) and ``"index"`` their slots; a
+        prioritised buffer adds ``"weight"``, the importance weights ``w_i = (n P(i))^(−beta)``
+        divided by their batch maximum (``beta`` defaults to the buffer's; 0 gives all ones)."""
+        if not self.prioritised:
+            i = rng.integers(0, self.n, size=batch)
+            out = {k: v[i] for k, v in self.data.items()}
+            out["index"] = i
+            return out
+        p = self.priority[:self.n] ** self.alpha
+        c = np.cumsum(p)
+        # slot k owns [c[k-1], c[k]); the clip guards against u landing on c[-1] by round-off
+        i = np.minimum(np.searchsorted(c, rng.random(batch) * c[-1], side="right"), self.n - 1)
+        b = self.beta if beta is None else float(beta)
+        w = (self.n * (p[i] / c[-1])) ** (-b)
+        out = {k: v[i] for k, v in self.data.items()}
+        out["index"], out["weight"] = i, w / w.max()
+        return out
+
+    def update_priorities(self, index: np.ndarray, td_abs: np.ndarray) -> None:
+        """``p_i = |δ_i| + eps`` for the sampled slots ``index``. A slot drawn several times in one
+        batch takes the priority of its *last* occurrence (the rows are the same transition through
+        the same network, so they differ at most by round-off). ``max_priority`` is the running
+        maximum of every priority set so far (Schaul et al.'s ``max_{i<t} p_i``), never lowered."""
+        if not self.prioritised:
+            raise InvalidInstanceError("replay", "update_priorities needs a prioritised buffer")
+        index = np.asarray(index, dtype=np.int64)
+        p = np.abs(np.asarray(td_abs, dtype=np.float64)) + self.eps
+        if index.shape != p.shape:
+            raise InvalidInstanceError("td_abs", f"one TD error per index: shapes {index.shape} and {p.shape}")
+        slots, last = np.unique(index[::-1], return_index=True)
+        self.priority[slots] = p[::-1][last]
+        if p.size:
+            self.max_priority = max(self.max_priority, float(p.max()))
 
     def to_checkpoint(self, arrays: dict, meta: dict) -> None:
-        """Put the ring into a checkpoint's ``arrays`` (``replay.*``) and ``meta`` (counters)."""
+        """Put the ring into a checkpoint's ``arrays`` (``replay.*``) and ``meta`` (counters; a
+        prioritised buffer adds ``replay.priority`` and ``max_priority``)."""
         arrays.update({f"replay.{k}": v for k, v in self.data.items()})
         meta["replay"] = {"n": self.n, "head": self.head}
+        if self.prioritised:
+            arrays["replay.priority"] = self.priority
+            meta["replay"]["max_priority"] = self.max_priority
 
     def from_checkpoint(self, arrays: dict, meta: dict, path) -> None:
-        """Restore :meth:`to_checkpoint`'s ring (shapes and counters checked)."""
+        """Restore :meth:`to_checkpoint`'s ring (shapes and counters checked). A uniform buffer
+        ignores priorities (checkpoints written before prioritised replay have none); a
+        prioritised one requires them."""
         from ..theory.errors import InvalidFileError
         for k, v in self.data.items():
             a = arrays.get(f"replay.{k}")
@@ -188,6 +249,16 @@ class Replay:
         self.head = check_count("replay.head", meta["replay"]["head"], 0)
         if self.n > self.size or self.head >= self.size:
             raise InvalidFileError(str(path), "replay counters out of range")
+        if self.prioritised:
+            a = arrays.get("replay.priority")
+            if a is None or a.shape != (self.size,) or a.dtype.kind != "f" or not np.all(np.isfinite(a)) \
+                    or np.any(a < 0) or np.any(a[:self.n] <= 0):
+                raise InvalidFileError(str(path), f"array replay.priority missing, not of shape {(self.size,)} or "
+                                                  "not positive on the filled slots")
+            mp = meta["replay"].get("max_priority")
+            if isinstance(mp, bool) or not isinstance(mp, (int, float)) or not np.isfinite(mp) or mp <= 0:
+                raise InvalidFileError(str(path), "replay max_priority missing or not a positive number")
+            self.priority, self.max_priority = np.array(a, dtype=np.float64), float(mp)
 
 
 def torch_to_checkpoint(arrays: dict, meta: dict, modules: dict, optimizers: dict) -> None:
@@ -244,7 +315,16 @@ class DeepAgentConfig:
     ``batch_size`` transitions are stored); ε linear from ``epsilon_start`` to ``epsilon_end``
     over the first ``epsilon_fraction × iterations``; learning rate geometric from ``lr_start`` to
     ``lr_end`` over ``iterations``; ``gamma`` the discount; replay of ``buffer_size``; target copy
-    every ``target_update`` gradient steps; ``num_threads`` torch threads."""
+    every ``target_update`` gradient steps; ``num_threads`` torch threads.
+
+    ``replay`` ``"uniform"`` (default) or ``"prioritised"``: proportional prioritised replay
+    (:class:`Replay`; Schaul et al. 2016, arXiv 1511.05952, Eq. 1 ``P(i) = p_i^α / Σ_k p_k^α``
+    with ``p_i = |δ_i| + ε``, and the importance weights ``w_i = (N P(i))^(−β) / max_j w_j`` of
+    Section 3.4 multiplying the per-row Huber loss), with ``priority_alpha`` ``α >= 0``,
+    ``priority_beta`` ``β`` in ``[0, 1]`` and ``priority_eps`` ``ε > 0``; the defaults are the
+    paper's (arXiv 2407.18074, Appendix D.2: α = 0.4, β = 0, ε = 1e-7; β constant, not annealed).
+    The default stays uniform so that earlier results and checkpoints (whose config has none of
+    these keys) reproduce as they were."""
 
     n_envs: int = 16
     iterations: int = 4000
@@ -259,6 +339,10 @@ class DeepAgentConfig:
     epsilon_fraction: float = 1.0
     gamma: float = 0.99
     num_threads: int = 1
+    replay: str = "uniform"
+    priority_alpha: float = 0.4
+    priority_beta: float = 0.0
+    priority_eps: float = 1e-7
 
     def __post_init__(self) -> None:
         validate_schedule(self)
@@ -284,18 +368,48 @@ def validate_schedule(cfg) -> None:
         put(name, check_real(name, getattr(cfg, name), 0.0, 1.0, low_open=True))
     for name in ("epsilon_start", "epsilon_end", "epsilon_fraction", "gamma"):
         put(name, check_real(name, getattr(cfg, name), 0.0, 1.0))
+    if not isinstance(cfg.replay, str) or cfg.replay not in REPLAYS:
+        raise InvalidInstanceError("replay", f"must be one of {REPLAYS}, got {cfg.replay!r}")
+    put("priority_alpha", check_real("priority_alpha", cfg.priority_alpha, 0.0))
+    put("priority_beta", check_real("priority_beta", cfg.priority_beta, 0.0, 1.0))
+    put("priority_eps", check_real("priority_eps", cfg.priority_eps, 0.0, low_open=True))
+
+
+#: The replay kinds of :class:`DeepAgentConfig`.
+REPLAYS = ("uniform", "prioritised")
+
+
+def make_replay(cfg) -> Replay:
+    """The replay buffer a :class:`DeepAgentConfig` (or the principal's) asks for."""
+    return Replay(cfg.buffer_size, prioritised=cfg.replay == "prioritised", alpha=cfg.priority_alpha,
+                  beta=cfg.priority_beta, eps=cfg.priority_eps)
 
 
 # ---- one DQN step -------------------------------------------------------------------------------
 
-def dqn_step(net: nn.Module, opt: torch.optim.Optimizer, q_taken: torch.Tensor, target: torch.Tensor) -> float:
-    """One Adam step on the Huber loss between ``q_taken`` and ``target``, gradient norm clipped to 10."""
-    loss = nn.functional.smooth_l1_loss(q_taken, target)
+def dqn_step(net: nn.Module, opt: torch.optim.Optimizer, q_taken: torch.Tensor, target: torch.Tensor,
+             weights: torch.Tensor | np.ndarray | None = None) -> float:
+    """One Adam step on the Huber loss between ``q_taken`` and ``target``, gradient norm clipped to 10.
+
+    Without ``weights`` the loss is exactly ``smooth_l1_loss(q_taken, target)`` (the mean); with
+    ``weights`` (one per row: prioritised replay's importance weights) it is the mean of the
+    per-row Huber losses times the weights. The per-row ``|δ|`` for the priorities is
+    :func:`td_abs` of the same tensors (taken before the step, as in Schaul et al.)."""
+    if weights is None:
+        loss = nn.functional.smooth_l1_loss(q_taken, target)
+    else:
+        w = torch.as_tensor(weights, dtype=q_taken.dtype)
+        loss = (nn.functional.smooth_l1_loss(q_taken, target, reduction="none") * w).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(net.parameters(), 10.0)
     opt.step()
     return float(loss.detach())
+
+
+def td_abs(q_taken: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+    """Per-row absolute TD errors ``|y − Q|`` as float64 (the priorities' ``|δ|``)."""
+    return (target.detach() - q_taken.detach()).abs().double().numpy()
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
@@ -361,7 +475,7 @@ class DeepAgentLearner:
         with torch_mode(cfg.num_threads):
             self.net, self.target = make_network(game.grid, n, 1 + (n if self.uses_rec else 0), tseed)
             self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr_start)
-        self.replay = Replay(cfg.buffer_size)
+        self.replay = make_replay(cfg)
         self.curve: list = []
         self.updates = 0
         self.iteration = 0
@@ -401,8 +515,10 @@ class DeepAgentLearner:
                 if self.replay.n >= cfg.batch_size:
                     set_lr(self.opt, cfg.lr(it))
                     for _ in range(cfg.updates_per_iteration):
-                        _agent_update(game, self.net, self.target, self.opt,
-                                      self.replay.sample(self.act_rng, cfg.batch_size), cfg.gamma, uses_rec)
+                        s = self.replay.sample(self.act_rng, cfg.batch_size)
+                        prio = _agent_update(game, self.net, self.target, self.opt, s, cfg.gamma, uses_rec)
+                        if prio is not None:
+                            self.replay.update_priorities(s["index"], prio)
                         self.updates += 1
                         if self.updates % cfg.target_update == 0:
                             self.target.load_state_dict(self.net.state_dict())
@@ -497,7 +613,11 @@ def train_deep_agents(game: CoinGame, shaping: DeepShaping | None, config: DeepA
     return DeepAgentLearner(game, shaping, config, seed, context).train(callback=callback)
 
 
-def _agent_update(game, net, target, opt, s: dict, gamma: float, uses_rec: bool) -> float:
+def _agent_update(game, net, target, opt, s: dict, gamma: float, uses_rec: bool) -> np.ndarray | None:
+    """One DQN step on the batch ``s`` (both agents' rows of each transition). For a prioritised
+    batch (``s`` has ``"weight"``) the rows are weighted by their transition's importance weight
+    and the new priorities' ``|δ|`` are returned, per transition the sum of its two rows'
+    ``|δ|`` (agent 0's and agent 1's views); ``None`` for a uniform batch."""
     obs, extra = encode(game, states_of(s), s["t"], s["rec"] if uses_rec else None)
     nobs, nextra = encode(game, states_of(s, True), s["t"] + 1, s["next_rec"] if uses_rec else None)
     done = np.tile(s["t"] + 1 >= game.horizon, 2)
@@ -506,7 +626,13 @@ def _agent_update(game, net, target, opt, s: dict, gamma: float, uses_rec: bool)
     y = torch.from_numpy(s["rewards"].T.reshape(-1)).float() + gamma * torch.from_numpy(~done).float() * v
     a = torch.from_numpy(s["actions"].T.reshape(-1))
     q = net(obs, extra).gather(1, a[:, None])[:, 0]
-    return dqn_step(net, opt, q, y)
+    if "weight" not in s:
+        dqn_step(net, opt, q, y)
+        return None
+    td = td_abs(q, y)
+    dqn_step(net, opt, q, y, np.tile(s["weight"], 2))
+    B = s["coin"].shape[0]
+    return td[:B] + td[B:]
 
 
 # ---- evaluation ---------------------------------------------------------------------------------
@@ -545,4 +671,4 @@ def play_greedy(game: CoinGame, act, episodes: int, seed: int, context: Context 
 __all__ = ["CoinQNetwork", "DeepAgentConfig", "DeepAgentRun", "DeepShaping", "Replay", "encode", "split",
            "make_network", "train_deep_agents", "DeepAgentLearner", "AGENT_KIND",
            "torch_to_checkpoint", "torch_from_checkpoint", "play_greedy", "tabulate_actions", "torch_mode", "validate_schedule",
-           "CONV_CHANNELS", "HIDDEN"]
+           "CONV_CHANNELS", "HIDDEN", "REPLAYS", "make_replay", "dqn_step", "td_abs"]
