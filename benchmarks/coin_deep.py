@@ -48,19 +48,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
+from benchmarks.summary import ci, log  # noqa: E402
 from contractlab.cli.common import EXIT_INTERRUPTED, check_output  # noqa: E402
 from contractlab.cli.learn import StopFlag, stop_at_boundary  # noqa: E402
 from contractlab.learning import coin_baselines as cb  # noqa: E402
@@ -71,7 +70,6 @@ from contractlab.theory.coin_game import CoinGame, game_to_dict  # noqa: E402
 from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.fileio import write_atomic  # noqa: E402
 
-LEVEL = 0.95
 ROWS = {
     "principal": "learned principal, both agents follow",
     "validation": "validation: fresh selfish DQNs vs frozen principal (paid iff they follow)",
@@ -82,18 +80,8 @@ ROWS = {
 }
 
 
-def ci(values) -> str:
-    v = np.asarray(values, dtype=float)
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        return "—"
-    if v.size < 2:
-        return f"{v.mean():.3f}"
-    half = float(stats.t.ppf((1 + LEVEL) / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return f"{v.mean():.3f} ± {half:.3f}"
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def progress(label: str, every: int):

@@ -37,38 +37,28 @@ of following, per agent and episode; <= 0 means following is a best response).
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
+from benchmarks.summary import ci, log  # noqa: E402
 from contractlab.learning import coin_baselines as cb  # noqa: E402
 from contractlab.learning import coin_principal as cp  # noqa: E402
 from contractlab.learning.coin_agents import AgentConfig  # noqa: E402
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
 
-LEVEL = 0.95
 
 
-def ci(values) -> str:
-    v = np.asarray(values, dtype=float)
-    if v.size < 2 or not np.all(np.isfinite(v)):
-        return f"{v.mean():.3f}" if v.size else "—"
-    half = float(stats.t.ppf((1 + LEVEL) / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return f"{v.mean():.3f} ± {half:.3f}"
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def run_rule(simultaneous: str, seeds: list[int], pcfg: cp.PrincipalConfig, acfg: AgentConfig,

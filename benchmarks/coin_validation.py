@@ -36,31 +36,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
+from benchmarks.summary import ci, log  # noqa: E402
 from contractlab.learning import coin_principal as cp  # noqa: E402
 from contractlab.learning.coin_agents import AgentConfig  # noqa: E402
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
 from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 
-LEVEL = 0.95
 
 
-def ci(values) -> str:
-    v = np.asarray(values, dtype=float)
-    if v.size < 2:
-        return f"{v.mean():.3f}"
-    half = float(stats.t.ppf((1 + LEVEL) / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return f"{v.mean():.3f} ± {half:.3f}"
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def rules(tb: X.CoinTables, opt: X.WelfareOptimum, lp: bool) -> dict:
