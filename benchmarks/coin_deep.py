@@ -3,6 +3,7 @@ and baselines, beside the figures Ivanov et al. report (arXiv 2407.18074, Sectio
 
     python benchmarks/coin_deep.py [--seeds 3] [--principal-iterations N] [--agent-iterations N]
                                    [--n-envs 32] [--episodes 1024] [--nudge 0.01] [--grid 7]
+                                   [--replay uniform|prioritised]
                                    [--simultaneous both] [--quick] [--out results.json]
                                    [--checkpoint-dir DIR [--checkpoint-every SECONDS]]
 
@@ -65,7 +66,7 @@ from contractlab.cli.learn import StopFlag, stop_at_boundary  # noqa: E402
 from contractlab.learning import coin_baselines as cb  # noqa: E402
 from contractlab.learning import coin_deep as cd  # noqa: E402
 from contractlab.learning.coin_agents import PlayMetrics  # noqa: E402
-from contractlab.learning.coin_deep_agents import DeepAgentConfig, DeepAgentLearner, play_greedy  # noqa: E402
+from contractlab.learning.coin_deep_agents import REPLAYS, DeepAgentConfig, DeepAgentLearner, play_greedy  # noqa: E402
 from contractlab.theory.coin_game import CoinGame, game_to_dict  # noqa: E402
 from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.fileio import write_atomic  # noqa: E402
@@ -256,6 +257,8 @@ def main(argv=None) -> None:
     ap.add_argument("--n-envs", type=int, default=32)
     ap.add_argument("--episodes", type=int, default=1024, help="Monte Carlo evaluation episodes")
     ap.add_argument("--nudge", type=float, default=cd.DeepPrincipalConfig().nudge)
+    ap.add_argument("--replay", choices=REPLAYS, default=DeepAgentConfig().replay,
+                    help="replay of every learner: uniform (default) or the paper's prioritised (alpha 0.4, beta 0)")
     ap.add_argument("--quick", action="store_true", help="2 seeds, 60 iterations, 128 episodes: a smoke run")
     ap.add_argument("--out", help="write the numbers as JSON here")
     ap.add_argument("--checkpoint-dir", help="keep each phase's checkpoint and each finished phase's numbers here; "
@@ -270,8 +273,9 @@ def main(argv=None) -> None:
         if args.quick:
             args.seeds, args.principal_iterations, args.agent_iterations, args.episodes = 2, 60, 60, 128
         game = CoinGame(grid=args.grid, simultaneous=args.simultaneous)
-        pcfg = cd.DeepPrincipalConfig(iterations=args.principal_iterations, n_envs=args.n_envs, nudge=args.nudge)
-        acfg = DeepAgentConfig(iterations=args.agent_iterations, n_envs=args.n_envs)
+        pcfg = cd.DeepPrincipalConfig(iterations=args.principal_iterations, n_envs=args.n_envs, nudge=args.nudge,
+                                      replay=args.replay)
+        acfg = DeepAgentConfig(iterations=args.agent_iterations, n_envs=args.n_envs, replay=args.replay)
         for opt in ("seeds", "episodes"):
             if getattr(args, opt) < 1:
                 raise InvalidInstanceError(f"--{opt}", f"must be >= 1, got {getattr(args, opt)}")
