@@ -280,6 +280,63 @@ def test_selfish_equilibrium_is_subgame_perfect(which, selection, request):
         assert eq.welfare < 0.5 * opt.value    # the dilemma: selfish play loses most of the welfare
 
 
+
+def stage_games(tb, eq, t: int) -> np.ndarray:
+    """``(S, n, n, 2)``: each agent's return from ``(t, s)`` when the joint action ``(a0, a1)`` is
+    played at ``t`` (in every state) and ``eq`` after it, by exact policy evaluation: the stage
+    games ``M_i(t, s, a0, a1) = r_i(s, a) + E V_i(t + 1, s')`` of the backward induction."""
+    n = eq.policy.shape[3]
+    out = np.empty((tb.n_states, n, n, 2))
+    for a0 in range(n):
+        for a1 in range(n):
+            pol = eq.policy.copy()
+            pol[t] = 0.0
+            pol[t, :, 0, a0] = pol[t, :, 1, a1] = 1.0
+            out[:, a0, a1] = X.evaluate(tb, pol)[t]
+    return out
+
+
+@pytest.mark.parametrize("simultaneous", ["random", "both"])
+def test_selfish_selection_is_the_welfare_best_or_worst_stage_equilibrium(simultaneous):
+    """The two selections are what the module docstring says: at every ``(t, s)`` whose stage game
+    has a pure equilibrium, the chosen joint action is one, and its stage welfare ``M_0 + M_1`` is
+    the largest (``"best"``) or the smallest (``"worst"``) over the pure equilibria of that stage
+    game (its own continuation). The selection is stage by stage, so in general nothing orders the
+    two equilibria's total welfare. On the 2x2 grid, 3 steps, classic payoffs: with one random
+    collector of a shared coin some stage games' pure equilibria differ in welfare, and the worst
+    selection ends with strictly less welfare, for each agent, than the best one; with both
+    collecting, the pure equilibria tie in welfare and some stage games have only mixed ones."""
+    horizon = 3
+    tb = X.tables(CoinGame(grid=2, horizon=horizon, payoff="classic", simultaneous=simultaneous))
+    eqs = {sel: X.selfish_equilibrium(tb, sel) for sel in ("best", "worst")}
+    spread = 0.0
+    for sel, eq in eqs.items():
+        for t in range(horizon):
+            M = stage_games(tb, eq, t)
+            A0, A1 = M[..., 0], M[..., 1]
+            ne = (A0 >= A0.max(axis=1, keepdims=True) - X.NE_TOL) & (A1 >= A1.max(axis=2, keepdims=True) - X.NE_TOL)
+            pure = ne.any(axis=(1, 2))
+            p0, p1 = eq.policy[t, :, 0], eq.policy[t, :, 1]
+            assert ((p0.max(axis=1) == 1.0) & (p1.max(axis=1) == 1.0))[pure].all()
+            s = np.flatnonzero(pure)
+            a0, a1 = p0[s].argmax(axis=1), p1[s].argmax(axis=1)
+            assert ne[s, a0, a1].all()                                         # an equilibrium
+            w = (A0 + A1)[s]
+            chosen = w[np.arange(len(s)), a0, a1]
+            hi = np.where(ne[s], w, -np.inf).max(axis=(1, 2))
+            lo = np.where(ne[s], w, np.inf).min(axis=(1, 2))
+            spread = max(spread, float((hi - lo).max(initial=0.0)))
+            if sel == "best":
+                assert (chosen >= hi - EPS).all()
+            else:
+                assert (chosen <= lo + EPS).all()
+    best, worst = eqs["best"], eqs["worst"]
+    if simultaneous == "random":
+        assert spread > 0.1                  # some stage game's pure equilibria differ in welfare
+        assert worst.welfare < best.welfare - 0.1 and (worst.value < best.value - 0.05).all()
+    else:
+        assert spread < EPS and best.n_mixed > 0 and worst.welfare == pytest.approx(best.welfare, abs=EPS)
+
 def test_invalid_inputs_name_the_field(paper):
     tb, opt = paper
     with pytest.raises(InvalidInstanceError, match="grid"):

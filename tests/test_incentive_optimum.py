@@ -209,6 +209,36 @@ def test_bounded_incentives_respect_the_bound():
                 assert free.eta.max() > 1.5 - LP_TOL                     # the unbounded answer needs more
 
 
+
+def test_a_bound_that_raises_the_nash_cost_keeps_it_feasible():
+    """With a bound the cheapest Nash incentives can cost more than the best-response gain, because
+    an incentive a deviator collects after rejoining the path raises its best response too; the
+    bounded LP must still find them. One agent (actions 0 = follow, 1 = deviate), H = 3, path
+    s0 -> s1 -> s2 -> end, all rewards 0 but: deviating at s0 pays 2 and leads to the detour s3, from
+    which following rejoins the path at s2 (collecting x_2); deviating at s1 pays 2 and ends the
+    episode. With incentives x_0, x_1, x_2 <= 1 on the path the Nash conditions are x_0 + x_1 >= 2
+    (the detour) and x_1 + x_2 >= 2 (quitting at s1), so x = (1, 1, 1) is the only solution: cost 3,
+    while the best-response gain is 2. Dominance implies Nash, so the bounded dominant answer (also
+    cost 3) is a witness that the bounded Nash LP is feasible and costs at most that."""
+    nxt = np.array([[1, 3], [2, -1], [-1, -1], [2, 3]])
+    rewards = np.zeros((4, 2, 1))
+    rewards[0, 1, 0] = rewards[1, 1, 0] = 2.0
+    game = TabularMarkovGame((2,), nxt, rewards, 0, 3)
+    pol = np.zeros((3, 4), dtype=np.int64)
+    assert best_response_gaps(game, pol)[0] == 2.0
+    assert min_incentives(game, pol, "nash").expected_cost == pytest.approx(2.0, abs=LP_TOL)
+    eta = np.zeros((3, 4, 2, 1))
+    eta[0, 0, 0, 0] = eta[1, 1, 0, 0] = eta[2, 2, 0, 0] = 1.0                      # the hand-made witness
+    paid, _ = ti.forward_returns(game, pol, eta)
+    assert ti.best_response_value(game, pol, eta, 0) <= paid[0] + EXACT_TOL      # it makes following Nash
+    dom = min_incentives(game, pol, "dominant", max_incentive=1.0)
+    nash = min_incentives(game, pol, "nash", max_incentive=1.0)
+    assert dom.feasible and dom.expected_cost == pytest.approx(3.0, abs=LP_TOL)
+    assert nash.feasible, nash.status                       # feasible: the witnesses above satisfy it
+    assert nash.expected_cost <= dom.expected_cost + LP_TOL
+    assert nash.expected_cost == pytest.approx(3.0, abs=LP_TOL)                   # and no less (see above)
+    assert nash.eta.max() <= 1.0 + LP_TOL and nash.ic_slack[0] >= -LP_TOL
+
 def test_a_wrong_incentive_is_caught_by_the_checks():
     game = prisoners_dilemma().as_markov_game()
     res = min_incentives(game, [[0]], "dominant")

@@ -31,7 +31,7 @@ from contractlab.proofs_checks.strategies_hostile import problem_repr
 from contractlab.solvers import backend_highs
 from contractlab.solvers import lp as lp_module
 from contractlab.solvers.certify import certify_min_pay
-from contractlab.solvers.lp import LPBatch, exact_lp, farkas_certified, solve_lp_batch
+from contractlab.solvers.lp import LPBatch, LPSolution, exact_lp, farkas_certified, solve_lp_batch
 from contractlab.solvers.min_pay import min_pay_lps, solve_min_pay_arrays
 
 BACKENDS = ("highs", "cvxpy")
@@ -175,6 +175,44 @@ def test_a_right_hand_side_below_the_float_range_of_the_scaled_lp():
         res = min_pay_all(p, backend=backend)[0]
         assert res.status == "optimal"                    # was "inaccurate"
         assert res.contract[2] > 0 and res.expected_payment == pytest.approx(1.5e-323, abs=1e-323)
+
+
+def test_a_certified_infeasibility_claim_is_taken_as_it_is(monkeypatch):
+    """``lp.certified_infeasible`` is "claimed infeasible, with a certificate that passes
+    ``farkas_certified``": true for HiGHS' claim on an infeasible LP (its dual ray proves it), false
+    for a feasible LP and for the same claim with the certificate removed. The LP layer takes a
+    certified claim as it is: no phase-1 solve to find another certificate, and so an LP too large
+    for the exact simplex stays "infeasible" even where phase 1 would fail."""
+    n = 45                                            # 47 rows x 45 variables: above EXACT_MAX_ENTRIES
+    A = np.vstack([np.eye(n), np.r_[1.0, 1.0, np.zeros(n - 2)], -np.r_[1.0, 1.0, np.zeros(n - 2)]])
+    b = np.stack([np.r_[np.zeros(n), 1.0, 0.0],       # x0 + x1 >= 1 and x0 + x1 <= 0: infeasible
+                  np.r_[np.zeros(n), 1.0, -2.0]])     # x0 + x1 >= 1 and x0 + x1 <= 2: feasible
+    lp = LPBatch(np.ones((2, n)), np.stack([A, A]), b, np.zeros((2, 0, n)), np.zeros((2, 0)))
+    assert lp_module._exact_size(lp.take([0])) > lp_module.EXACT_MAX_ENTRIES
+    assert not lp_module.trivially_infeasible(lp).any()          # no single row proves it
+    raw = backend_highs.solve(lp)
+    assert list(raw.status) == ["infeasible", "optimal"]
+    assert farkas_certified(lp, raw.farkas_ge, raw.farkas_eq).tolist() == [True, False]
+    assert lp_module.certified_infeasible(lp, raw).tolist() == [True, False]
+    bare = LPSolution(raw.status.copy(), raw.x, raw.objective, raw.y_ge, raw.y_eq, raw.backend)  # no certificate
+    assert lp_module.certified_infeasible(lp, bare).tolist() == [False, False]
+    claimed = LPSolution(np.array(["infeasible", "infeasible"], dtype=object), raw.x, raw.objective, raw.y_ge,
+                         raw.y_eq, raw.backend, raw.farkas_ge, raw.farkas_eq)   # a claim on the feasible LP
+    assert lp_module.certified_infeasible(lp, claimed).tolist() == [True, False]
+    calls = []
+    real = backend_highs.farkas_certificates
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend_highs, "farkas_certificates", spy)
+    sol = solve_lp_batch(lp)
+    assert list(sol.status) == ["infeasible", "optimal"] and calls == []
+    monkeypatch.setattr(backend_highs, "farkas_certificates", lambda lp, box=np.inf: None)
+    sol = solve_lp_batch(lp)
+    assert list(sol.status) == ["infeasible", "optimal"]
+    assert farkas_certified(lp.take([0]), sol.farkas_ge[[0]], sol.farkas_eq[[0]])[0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -150,3 +150,39 @@ def test_both_agrees_with_highs_where_it_is_clean(case):
 def test_solve_lp_batch_names_an_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
         solve_lp_batch(_lps(ContractProblem([[1.0]], [0.0], [0.0])), backend="glpk")
+
+
+def test_a_rejected_highs_option_raises_naming_it(monkeypatch):
+    """highspy reports an unknown option name or an illegal value only by the status it returns,
+    and HiGHS then keeps the option's previous value; the backend checks that status, so a
+    misspelt option is an error instead of a silent run with the default. The normal path sets
+    every option (read back here) and still solves."""
+    h = backend_highs._highs()
+    with pytest.raises(RuntimeError, match="primal_feasibility_tolerence"):
+        backend_highs._set_option(h, "primal_feasibility_tolerence", 1e-10)      # misspelt name
+    with pytest.raises(RuntimeError, match="presolve"):
+        backend_highs._set_option(h, "presolve", "of")                           # illegal value
+    with pytest.raises(RuntimeError, match="dual_feasibility_tolerance"):
+        backend_highs._set_option(h, "dual_feasibility_tolerance", "tight")      # wrong type
+    # a fresh instance (as in a new thread) built with an option HiGHS refuses: the error names it
+    monkeypatch.setattr(backend_highs._local, "highs", None)
+    monkeypatch.setattr(backend_highs, "SMALL_MATRIX_VALUE", -1.0)
+    with pytest.raises(RuntimeError, match="small_matrix_value"):
+        backend_highs._highs()
+    monkeypatch.undo()
+    # the normal path, on a fresh instance too: the options are the ones asked for, and a batch solves
+    monkeypatch.setattr(backend_highs._local, "highs", None)
+    h = backend_highs._highs()
+
+    def value(name):
+        v = h.getOptionValue(name)
+        return v[1] if isinstance(v, tuple) else v               # highspy 1.16 returns (status, value)
+
+    assert value("primal_feasibility_tolerance") == value("dual_feasibility_tolerance") == backend_highs.SOLVER_TOL
+    assert value("small_matrix_value") == backend_highs.SMALL_MATRIX_VALUE
+    assert value("solver") == "simplex" and value("output_flag") is False
+    p = ContractProblem([[0.7, 0.3], [0.2, 0.8]], [0.0, 1.0], [0.0, 3.0])
+    for batched in (True, False):
+        sol = solve_lp_batch(_lps(p), backend="highs", batched=batched)
+        assert list(sol.status) == ["optimal", "optimal"]
+        assert sol.objective[1] == pytest.approx(1.6, rel=1e-12)     # t = (0, 2), IC vs action 0 binds: 0.8 * 2

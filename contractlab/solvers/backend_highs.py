@@ -67,21 +67,33 @@ _COLWISE = int(highspy.MatrixFormat.kColwise)
 _MINIMIZE = int(highspy.ObjSense.kMinimize)
 
 
+def _set_option(h: highspy.Highs, name: str, value) -> None:
+    """``h.setOptionValue(name, value)``, raising ``RuntimeError`` naming the option if HiGHS
+    rejects it. highspy reports an unknown name or an illegal value (a string where a number is
+    expected, a tolerance out of range, ``presolve="of"``) only by the returned status, and HiGHS
+    then keeps the option's previous value: unchecked, a misspelt option would run the solver
+    silently with its default. An internal error, never the caller's: every option is ours."""
+    status = h.setOptionValue(name, value)
+    if status != highspy.HighsStatus.kOk:
+        raise RuntimeError(f"HiGHS rejected the option {name}={value!r} (setOptionValue returned {status}): "
+                           f"an internal error of contractlab's HiGHS backend with the installed highspy")
+
+
 def _highs() -> highspy.Highs:
     """One reusable HiGHS instance per thread (creating one costs more than a small solve)."""
     h = getattr(_local, "highs", None)
     if h is None:
         with c_output_silenced():  # highspy >= 1.16 prints a banner on stdout when it is built
             h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("solver", "simplex")
-        h.setOptionValue("primal_feasibility_tolerance", SOLVER_TOL)
-        h.setOptionValue("dual_feasibility_tolerance", SOLVER_TOL)
+        _set_option(h, "output_flag", False)
+        _set_option(h, "solver", "simplex")
+        _set_option(h, "primal_feasibility_tolerance", SOLVER_TOL)
+        _set_option(h, "dual_feasibility_tolerance", SOLVER_TOL)
         # HiGHS treats matrix entries at most small_matrix_value (default 1e-9) as zero. The LP
         # layer equilibrates every LP first (entries of order 1), so the lowest value HiGHS
         # allows is used: only entries 1e-12 below their row's and column's largest are
         # dropped, and lp.verify_solution judges the answer on the full matrix anyway.
-        h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)
+        _set_option(h, "small_matrix_value", SMALL_MATRIX_VALUE)
         _local.highs = h
     return h
 
@@ -118,13 +130,13 @@ def _run(lp: LPBatch, presolve: bool = False) -> str:
     """
     h = _highs()
     model = _block_diagonal(lp)
-    h.setOptionValue("presolve", "on" if presolve else "off")
+    _set_option(h, "presolve", "on" if presolve else "off")
     h.passModel(*model)
     h.run()
     status = _STATUS.get(h.getModelStatus(), "error")
     if status == "unbounded_or_infeasible" and presolve:
         # Presolve may not tell the two apart; the simplex without presolve does.
-        h.setOptionValue("presolve", "off")
+        _set_option(h, "presolve", "off")
         h.passModel(*model)
         h.run()
         status = _STATUS.get(h.getModelStatus(), "error")
@@ -234,7 +246,7 @@ def farkas_certificates(lp: LPBatch, box=np.inf) -> tuple[np.ndarray, np.ndarray
     upper[:, :lp.n_vars] = box[:, None]                 # the box on x; the slacks stay free above
     model[8] = np.ascontiguousarray(upper.ravel())
     h = _highs()
-    h.setOptionValue("presolve", "off")
+    _set_option(h, "presolve", "off")
     h.passModel(*model)
     h.run()
     if _STATUS.get(h.getModelStatus()) != "optimal":
