@@ -5,7 +5,7 @@ and baselines, beside the figures Ivanov et al. report (arXiv 2407.18074, Sectio
                                    [--n-envs 32] [--episodes 1024] [--nudge 0.01] [--grid 7]
                                    [--replay uniform|prioritised]
                                    [--simultaneous both] [--quick] [--out results.json]
-                                   [--checkpoint-dir DIR [--checkpoint-every SECONDS]]
+                                   [--checkpoint-dir DIR [--checkpoint-every SECONDS]] [--workers N]
 
 For each seed: the principal of :mod:`contractlab.learning.coin_deep` is trained (``α = 0.1``),
 frozen, and measured with both agents following; then validated by two fresh selfish DQN
@@ -42,6 +42,11 @@ and prints the same table bit for bit (only the times differ; the first line the
 invocation's wall time and the phases' time summed over all invocations). ``DIR/run.json``
 holds the settings; a folder of another run's settings is refused, except that ``--seeds`` may
 grow (the finished seeds are read back, not retrained).
+
+``--workers N``: N seeds at once, one process each (``spawn``; one torch thread each). A seed's
+numbers do not depend on the process that trained it, so the table is the same as with one
+worker. Ctrl-C / SIGTERM to the command asks every process to save and stop at its next episode
+batch (a second one terminates them); with ``--checkpoint-dir`` the same command resumes.
 """
 
 from __future__ import annotations
@@ -49,8 +54,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import shlex
+import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -217,6 +225,63 @@ class SeedRun:
         return {"plays": out, "proportion": p, "times": times}
 
 
+class EventFlag:
+    """A stop flag shared by processes: true once the parent set ``event``."""
+
+    def __init__(self, event):
+        self.event = event
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+
+def seed_worker(k: int, workers: int, seeds: list, game: CoinGame, pcfg, acfg, episodes: int, every: int,
+                folder: Path, save_every: float, event) -> None:
+    """Process ``k`` of ``--workers``: seeds ``seeds[k::workers]`` into ``folder``, stopping at the
+    next episode batch once the parent sets ``event`` (signals are the parent's to handle)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        for s in seeds[k::workers]:
+            SeedRun(game, s, pcfg, acfg, episodes, every, folder=folder / f"seed{s}", flag=EventFlag(event),
+                    save_every=save_every).run()
+    except Stopped as exc:
+        log(f"stopped: {exc}")
+
+
+def run_workers(workers: int, seeds: list, game: CoinGame, pcfg, acfg, episodes: int, every: int, folder: Path,
+                save_every: float) -> bool:
+    """Train the seeds in ``workers`` processes (each seed's numbers do not depend on which
+    process ran it). The first Ctrl-C / SIGTERM asks every process to save and stop, the second
+    terminates them. Returns whether a signal stopped the run; a failed process raises."""
+    ctx = multiprocessing.get_context("spawn")
+    event = ctx.Event()
+    procs = [ctx.Process(target=seed_worker, args=(k, workers, seeds, game, pcfg, acfg, episodes, every, folder,
+                                                   save_every, event)) for k in range(workers)]
+
+    def handler(signum, frame):
+        if event.is_set():
+            for p in procs:
+                p.terminate()
+            raise KeyboardInterrupt
+        event.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {workers} worker processes failed (exit codes {failed}); "
+                           "their seeds resume from the checkpoint folder")
+    return event.is_set()
+
+
 def open_checkpoint_dir(path: str, settings: dict) -> Path:
     """The checkpoint folder, made if missing; one that holds a run with other settings is
     refused (``--checkpoint-dir``, naming the first differing setting)."""
@@ -265,6 +330,8 @@ def main(argv=None) -> None:
                                              "the same command resumes (a folder made if missing)")
     ap.add_argument("--checkpoint-every", type=float, default=600.0,
                     help="seconds between checkpoints within a phase (default 600)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="train this many seeds at once, one process each (default 1; same numbers)")
     args = ap.parse_args(argv)
     try:
         check_output("--out", args.out)
@@ -276,7 +343,7 @@ def main(argv=None) -> None:
         pcfg = cd.DeepPrincipalConfig(iterations=args.principal_iterations, n_envs=args.n_envs, nudge=args.nudge,
                                       replay=args.replay)
         acfg = DeepAgentConfig(iterations=args.agent_iterations, n_envs=args.n_envs, replay=args.replay)
-        for opt in ("seeds", "episodes"):
+        for opt in ("seeds", "episodes", "workers"):
             if getattr(args, opt) < 1:
                 raise InvalidInstanceError(f"--{opt}", f"must be >= 1, got {getattr(args, opt)}")
         folder = None
@@ -292,19 +359,35 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     results = []
     flag = StopFlag()
+    scratch = None
     try:
-        with stop_at_boundary(flag) if folder is not None else contextlib.nullcontext():
+        if args.workers > 1:
+            if folder is None:      # the processes hand their numbers over through a folder
+                scratch = tempfile.TemporaryDirectory(prefix="coin_deep_")
+            stopped = run_workers(min(args.workers, len(seeds)), seeds, game, pcfg, acfg, args.episodes, every,
+                                  folder or Path(scratch.name), args.checkpoint_every)
+            if stopped:
+                raise Stopped("on a signal" + ("" if folder is not None else " (no --checkpoint-dir: nothing kept)"))
+        with stop_at_boundary(flag) if folder is not None or scratch is not None else contextlib.nullcontext():
             for s in seeds:
                 log(f"seed {s} ({time.perf_counter() - start:.0f} s elapsed)")
+                where = folder or (Path(scratch.name) if scratch is not None else None)
                 results.append(SeedRun(game, s, pcfg, acfg, args.episodes, every,
-                                       folder=None if folder is None else folder / f"seed{s}", flag=flag,
+                                       folder=None if where is None else where / f"seed{s}", flag=flag,
                                        save_every=args.checkpoint_every).run())
     except Stopped as exc:
-        log(f"stopped: {exc}; checkpoint saved in {args.checkpoint_dir}: the same command resumes")
+        log(f"stopped: {exc}" + (f"; checkpoint saved in {args.checkpoint_dir}: the same command resumes"
+                                 if folder is not None else ""))
         raise SystemExit(EXIT_INTERRUPTED) from None
     except KeyboardInterrupt:
         log("interrupted" + ("" if folder is not None else " (no --checkpoint-dir: nothing saved)"))
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except RuntimeError as exc:
+        log(f"error: {exc}")
+        raise SystemExit(1) from None
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     wall = time.perf_counter() - start
     info = machine_info()
     command = " ".join(["python benchmarks/coin_deep.py", *map(shlex.quote, argv if argv is not None else sys.argv[1:])])

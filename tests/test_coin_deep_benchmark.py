@@ -110,7 +110,17 @@ def test_a_folder_of_other_settings_is_refused_before_any_work(tmp_path):
     assert "seed 0 principal:" not in more.stderr
 
 
+def test_seeds_in_parallel_processes_give_the_same_table(tmp_path):
+    one = run_script("--quick", "--grid", "3")
+    two = run_script("--quick", "--grid", "3", "--workers", "2", "--checkpoint-dir", str(tmp_path / "run"))
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    table = lambda out: [line for line in out.stdout.splitlines() if line.startswith("| ")]  # noqa: E731
+    assert table(one) == table(two) and len(table(one)) == 9
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"run.json", "seed0", "seed1"}
+
+
 @pytest.mark.parametrize("args, field", [(["--checkpoint-every", "0"], "--checkpoint-every"),
+                                         (["--workers", "0"], "--workers"),
                                          (["--checkpoint-dir", "/nonexistent-dir/x/y"], "--checkpoint-dir")])
 def test_bad_checkpoint_options_are_one_line(args, field):
     out = run_script("--quick", *args, timeout=120)
