@@ -89,19 +89,18 @@ ROWS = {
 }
 
 
-
-
-
-
 def progress(label: str, every: int):
+    """A training callback that logs the last episode batch's welfare (ε-greedy play) whenever the
+    iteration count passes a multiple of ``every``, also in a run resumed from a checkpoint."""
     start = time.perf_counter()
-    count = [0]
+    last = [None]
 
     def cb_(iteration, total, metrics):
-        count[0] += 1
-        if count[0] % every == 0:
-            log(f"    {label}: {iteration}/{total} welfare/episode {metrics['welfare']:.2f} "
+        mark = iteration // every
+        if last[0] is not None and mark > last[0]:
+            log(f"    {label}: {iteration}/{total} training welfare/episode {metrics['welfare']:.2f} "
                 f"({time.perf_counter() - start:.0f} s)")
+        last[0] = mark
         return False
 
     return cb_
@@ -354,7 +353,7 @@ def main(argv=None) -> None:
     except InvalidInstanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    every = max(1, args.principal_iterations // game.horizon // 5)
+    every = max(1, args.principal_iterations // 5)
     seeds = list(range(args.seeds))
     start = time.perf_counter()
     results = []

@@ -56,11 +56,6 @@ from contractlab.solvers import coin_game_exact as X  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
 
 
-
-
-
-
-
 def run_rule(simultaneous: str, seeds: list[int], pcfg: cp.PrincipalConfig, acfg: AgentConfig,
              minimum: str = "lp") -> dict:
     game = CoinGame(grid=3, simultaneous=simultaneous)

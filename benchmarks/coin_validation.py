@@ -49,11 +49,6 @@ from contractlab.theory.coin_game import CoinGame  # noqa: E402
 from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 
 
-
-
-
-
-
 def rules(tb: X.CoinTables, opt: X.WelfareOptimum, lp: bool) -> dict:
     """``name -> RecommendationPayments`` of ``π*`` under each payment rule."""
     out = {"paper": X.paper_payments(tb, opt), "every-action": X.every_action_payments(tb, opt)}

@@ -280,7 +280,6 @@ def test_selfish_equilibrium_is_subgame_perfect(which, selection, request):
         assert eq.welfare < 0.5 * opt.value    # the dilemma: selfish play loses most of the welfare
 
 
-
 def stage_games(tb, eq, t: int) -> np.ndarray:
     """``(S, n, n, 2)``: each agent's return from ``(t, s)`` when the joint action ``(a0, a1)`` is
     played at ``t`` (in every state) and ``eq`` after it, by exact policy evaluation: the stage

@@ -209,7 +209,6 @@ def test_bounded_incentives_respect_the_bound():
                 assert free.eta.max() > 1.5 - LP_TOL                     # the unbounded answer needs more
 
 
-
 def test_a_bound_that_raises_the_nash_cost_keeps_it_feasible():
     """With a bound the cheapest Nash incentives can cost more than the best-response gain, because
     an incentive a deviator collects after rejoining the path raises its best response too; the
