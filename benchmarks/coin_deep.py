@@ -26,9 +26,11 @@ per network.
 Defaults: 12 000 lockstep steps of 32 games for the principal (one gradient step per network
 each; the paper has 10⁶) and 5400 for each validation / baseline run: 18 minutes for 3 seeds,
 425 MB peak, on the shared 2-core machine at load ~3 (a third of this budget took 20 minutes at
-load ~8, so on a busier machine the defaults may take about an hour).
+load ~8, so on a busier machine the defaults may take about an hour). At 100 000 / 50 000 (the
+run in ``docs/results.md``) a seed takes about 38 minutes, 5 seeds about 2 hours with
+``--workers 2``, about 400 MiB per process.
 
-``--quick``: 2 seeds, 60 iterations each, 128 evaluation episodes (a smoke run, < 1 minute;
+``--quick``: 2 seeds, 60 iterations each, 128 evaluation episodes (a smoke run, < 1 minute; a flag typed beside it wins;
 nothing converges). ``--out``: the numbers as JSON (written atomically; the path is checked
 before any work). Progress goes to stderr, the table to stdout.
 
@@ -68,13 +70,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
-from benchmarks.summary import ci, log  # noqa: E402
+from benchmarks.summary import ci, log, parse_args_quick, seed_list, with_flags  # noqa: E402
 from contractlab.cli.common import EXIT_INTERRUPTED, check_output  # noqa: E402
 from contractlab.cli.learn import StopFlag, stop_at_boundary  # noqa: E402
 from contractlab.learning import coin_baselines as cb  # noqa: E402
 from contractlab.learning import coin_deep as cd  # noqa: E402
 from contractlab.learning.coin_agents import PlayMetrics  # noqa: E402
-from contractlab.learning.coin_deep_agents import REPLAYS, DeepAgentConfig, DeepAgentLearner, play_greedy  # noqa: E402
+from contractlab.learning.coin_deep_agents import (REPLAYS, DeepAgentConfig, DeepAgentLearner,  # noqa: E402
+                                                   check_deep_memory, play_greedy)
 from contractlab.theory.coin_game import CoinGame, game_to_dict  # noqa: E402
 from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.fileio import write_atomic  # noqa: E402
@@ -331,18 +334,22 @@ def main(argv=None) -> None:
                     help="seconds between checkpoints within a phase (default 600)")
     ap.add_argument("--workers", type=int, default=1,
                     help="train this many seeds at once, one process each (default 1; same numbers)")
-    args = ap.parse_args(argv)
+    args = parse_args_quick(ap, argv, seeds=2, principal_iterations=60, agent_iterations=60, episodes=128)
     try:
         check_output("--out", args.out)
         if not args.checkpoint_every > 0:
             raise InvalidInstanceError("--checkpoint-every", f"must be > 0 seconds, got {args.checkpoint_every}")
-        if args.quick:
-            args.seeds, args.principal_iterations, args.agent_iterations, args.episodes = 2, 60, 60, 128
         game = CoinGame(grid=args.grid, simultaneous=args.simultaneous)
-        pcfg = cd.DeepPrincipalConfig(iterations=args.principal_iterations, n_envs=args.n_envs, nudge=args.nudge,
-                                      replay=args.replay)
-        acfg = DeepAgentConfig(iterations=args.agent_iterations, n_envs=args.n_envs, replay=args.replay)
-        for opt in ("seeds", "episodes", "workers"):
+        flags = {"n_envs": "--n-envs", "nudge": "--nudge", "replay": "--replay"}
+        pcfg = with_flags(lambda: cd.DeepPrincipalConfig(iterations=args.principal_iterations, n_envs=args.n_envs,
+                                                         nudge=args.nudge, replay=args.replay),
+                          {**flags, "iterations": "--principal-iterations"})
+        acfg = with_flags(lambda: DeepAgentConfig(iterations=args.agent_iterations, n_envs=args.n_envs,
+                                                  replay=args.replay), {**flags, "iterations": "--agent-iterations"})
+        for cfg, it_flag in ((pcfg, "--principal-iterations"), (acfg, "--agent-iterations")):
+            with_flags(lambda: check_deep_memory(game, cfg), {**flags, "iterations": it_flag})
+        seeds = seed_list(args.seeds, minimum=1)
+        for opt in ("episodes", "workers"):
             if getattr(args, opt) < 1:
                 raise InvalidInstanceError(f"--{opt}", f"must be >= 1, got {getattr(args, opt)}")
         folder = None
@@ -354,7 +361,6 @@ def main(argv=None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     every = max(1, args.principal_iterations // 5)
-    seeds = list(range(args.seeds))
     start = time.perf_counter()
     results = []
     flag = StopFlag()

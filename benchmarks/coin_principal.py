@@ -48,12 +48,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
-from benchmarks.summary import ci, log  # noqa: E402
+from benchmarks.summary import ci, log, parse_args_quick, seed_list, with_flags  # noqa: E402
 from contractlab.learning import coin_baselines as cb  # noqa: E402
 from contractlab.learning import coin_principal as cp  # noqa: E402
 from contractlab.learning.coin_agents import AgentConfig  # noqa: E402
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 
 
 def run_rule(simultaneous: str, seeds: list[int], pcfg: cp.PrincipalConfig, acfg: AgentConfig,
@@ -157,12 +158,15 @@ def main(argv=None) -> None:
     ap.add_argument("--minimum", choices=cp.MINIMUM_REFERENCES, default="lp",
                     help="the exact minimum-payment reference (default lp; every-action: the greedy upper bound)")
     ap.add_argument("--quick", action="store_true", help="2 seeds, 40 iterations, every-action minimum: a smoke run")
-    args = ap.parse_args(argv)
-    if args.quick:
-        args.seeds, args.principal_iterations, args.agent_iterations, args.minimum = 2, 40, 40, "every-action"
-    pcfg = cp.PrincipalConfig(iterations=args.principal_iterations, nudge=args.nudge)
-    acfg = AgentConfig(iterations=args.agent_iterations)
-    seeds = list(range(args.seeds))
+    args = parse_args_quick(ap, argv, seeds=2, principal_iterations=40, agent_iterations=40, minimum="every-action")
+    try:
+        seeds = seed_list(args.seeds, minimum=1)
+        pcfg = with_flags(lambda: cp.PrincipalConfig(iterations=args.principal_iterations, nudge=args.nudge),
+                          {"iterations": "--principal-iterations", "nudge": "--nudge"})
+        acfg = with_flags(lambda: AgentConfig(iterations=args.agent_iterations), {"iterations": "--agent-iterations"})
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     start = time.perf_counter()
     results = [run_rule(sim, seeds, pcfg, acfg, args.minimum) for sim in args.simultaneous]
     wall = time.perf_counter() - start

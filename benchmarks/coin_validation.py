@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
-from benchmarks.summary import ci, log  # noqa: E402
+from benchmarks.summary import ci, log, parse_args_quick, seed_list, with_flags  # noqa: E402
 from contractlab.learning import coin_principal as cp  # noqa: E402
 from contractlab.learning.coin_agents import AgentConfig  # noqa: E402
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
@@ -87,19 +87,15 @@ def main(argv=None) -> None:
     ap.add_argument("--nudge", type=float, default=cp.PrincipalConfig().nudge)
     ap.add_argument("--lp", action="store_true", help="also the LP minimum (minutes per tie rule)")
     ap.add_argument("--quick", action="store_true", help="2 seeds, 40 iterations: a smoke run")
-    args = ap.parse_args(argv)
+    args = parse_args_quick(ap, argv, seeds=2, agent_iterations=40)
     try:
-        if args.quick:
-            args.seeds, args.agent_iterations = 2, 40
-        if args.seeds < 2:
-            raise InvalidInstanceError("--seeds", f"must be >= 2 (an interval needs two), got {args.seeds}")
+        seeds = seed_list(args.seeds)
         if not (math.isfinite(args.nudge) and args.nudge >= 0):
             raise InvalidInstanceError("--nudge", f"must be a finite number >= 0, got {args.nudge}")
-        acfg = AgentConfig(iterations=args.agent_iterations)
+        acfg = with_flags(lambda: AgentConfig(iterations=args.agent_iterations), {"iterations": "--agent-iterations"})
     except InvalidInstanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    seeds = list(range(args.seeds))
     start = time.perf_counter()
     results = [run_rule(sim, seeds, acfg, args.nudge, args.lp) for sim in args.simultaneous]
     wall = time.perf_counter() - start

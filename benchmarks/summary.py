@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 
 import numpy as np
 from scipy import stats
 
+from contractlab.theory.errors import InvalidInstanceError
+
 #: Confidence level of the intervals the tables print.
 LEVEL = 0.95
+
+#: The most seeds a table script accepts (each seed trains for seconds at least).
+MAX_SEEDS = 10_000
 
 
 def ci(values, level: float = LEVEL) -> str:
@@ -27,3 +33,32 @@ def ci(values, level: float = LEVEL) -> str:
 def log(msg: str) -> None:
     """A progress line on stderr (stdout holds only the table)."""
     print(msg, file=sys.stderr, flush=True)
+
+
+def seed_list(count: int, minimum: int = 2) -> list[int]:
+    """``[0, ..., count - 1]`` for ``--seeds count``, refused (naming the flag) outside
+    ``[minimum, MAX_SEEDS]`` before anything is allocated; ``minimum`` 2 because an interval needs two."""
+    if not minimum <= count <= MAX_SEEDS:
+        raise InvalidInstanceError("--seeds", f"must be in [{minimum}, {MAX_SEEDS}], got {count}")
+    return list(range(count))
+
+
+def with_flags(make, flags: dict):
+    """``make()`` (a learner config), with an invalid field renamed to the command-line flag that
+    set it (``flags``: field -> flag), so the error line names what the user typed."""
+    try:
+        return make()
+    except InvalidInstanceError as exc:
+        if exc.field in flags:
+            raise InvalidInstanceError(flags[exc.field], exc.reason, exc.index) from None
+        raise
+
+
+def parse_args_quick(ap: argparse.ArgumentParser, argv, **quick) -> argparse.Namespace:
+    """``ap.parse_args(argv)`` where ``--quick`` changes the defaults to ``quick`` (field -> value):
+    a flag the user typed still wins, so ``--quick --seeds 0`` is refused, not silently replaced."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--quick", action="store_true")
+    if pre.parse_known_args(argv)[0].quick:
+        ap.set_defaults(**quick)
+    return ap.parse_args(argv)

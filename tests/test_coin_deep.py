@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch", reason="the deep Coin Game principal needs 
 
 from contractlab.learning import coin_deep as cd  # noqa: E402
 from contractlab.learning.coin_agents import exact_play  # noqa: E402
-from contractlab.learning.coin_deep_agents import (CoinQNetwork, DeepAgentConfig, encode, play_greedy,  # noqa: E402
-                                                   split, tabulate_actions)
+from contractlab.learning.coin_deep_agents import (CoinQNetwork, DeepAgentConfig, DeepAgentLearner, encode,  # noqa: E402
+                                                   play_greedy, split, tabulate_actions)
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
 from contractlab.theory.errors import InvalidFileError, InvalidInstanceError  # noqa: E402
@@ -164,6 +164,18 @@ def test_bad_agent_config_names_the_field(field, value):
         DeepAgentConfig(**{field: value})
     assert err.value.field == field
 
+
+
+@pytest.mark.parametrize("field, overrides", [("buffer_size", dict(buffer_size=10**13)),
+                                              ("n_envs", dict(n_envs=10**10)),
+                                              ("batch_size", dict(batch_size=4 * 10**7, buffer_size=4 * 10**7))])
+def test_a_replay_or_batch_that_cannot_fit_is_refused_before_allocating(field, overrides):
+    game = CoinGame(grid=3)
+    for call in (lambda: cd.DeepPrincipalLearner(game, cd.DeepPrincipalConfig(**overrides)),
+                 lambda: DeepAgentLearner(game, None, DeepAgentConfig(**overrides))):
+        with pytest.raises(InvalidInstanceError) as err:
+            call()
+        assert err.value.field == field and "memory budget" in str(err.value)
 
 def test_bad_arguments_raise():
     with pytest.raises(InvalidInstanceError) as err:

@@ -121,7 +121,10 @@ def test_seeds_in_parallel_processes_give_the_same_table(tmp_path):
 
 @pytest.mark.parametrize("args, field", [(["--checkpoint-every", "0"], "--checkpoint-every"),
                                          (["--workers", "0"], "--workers"),
-                                         (["--checkpoint-dir", "/nonexistent-dir/x/y"], "--checkpoint-dir")])
+                                         (["--checkpoint-dir", "/nonexistent-dir/x/y"], "--checkpoint-dir"),
+                                         (["--seeds", "99999999999999"], "--seeds"),
+                                         (["--n-envs", "99999999999"], "--n-envs"),
+                                         (["--agent-iterations", "0"], "--agent-iterations")])
 def test_bad_checkpoint_options_are_one_line(args, field):
     out = run_script("--quick", *args, timeout=120)
     assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1 and field in out.stderr

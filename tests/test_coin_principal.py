@@ -207,6 +207,16 @@ def test_bad_arguments_name_the_field():
         assert err.value.field == field
 
 
+def test_a_batch_that_cannot_fit_is_refused_before_allocating():
+    """10¹² episodes at once would need petabytes: refused by the memory budget, naming the field
+    (a MemoryError from numpy would mean the arrays were attempted)."""
+    game = CoinGame(**TINY)
+    for call in (lambda: train_agents(game, cb.shaping_for("selfish"), AgentConfig(n_envs=10**12)),
+                 lambda: cp.CoinPrincipalLearner(game, cp.PrincipalConfig(n_envs=10**12))):
+        with pytest.raises(InvalidInstanceError) as err:
+            call()
+        assert err.value.field == "n_envs" and "memory budget" in str(err.value)
+
 def test_a_checkpoint_written_before_the_configs_shared_their_fields_still_resumes():
     """``tests/data/coin_principal_checkpoint_40d730f.npz`` was written by commit 40d730f, when
     ``PrincipalConfig`` still repeated ``AgentConfig``'s fields instead of extending it:

@@ -44,6 +44,7 @@ from typing import Callable
 import numpy as np
 
 from ..solvers import coin_game_exact as X
+from ..theory.budget import check_memory
 from ..theory.coin_game import CoinGame
 from ..theory.errors import InvalidInstanceError
 from ..theory.validation import check_real
@@ -115,6 +116,17 @@ def check_schedule(config) -> None:
     put("step_power", check_real("step_power", config.step_power, 0.5, 1.0, low_open=True))
     put("min_step", check_real("min_step", config.min_step, 0.0, 1.0))
 
+
+#: Bytes per game-step of one tabular iteration's episode arrays (indices, actions, rewards,
+#: shaped rewards, payments, update keys: about a dozen 8-byte numbers), rounded up.
+EPISODE_STEP_BYTES = 128
+
+
+def check_batch_memory(game: CoinGame, n_envs: int, per_step: int = EPISODE_STEP_BYTES) -> None:
+    """Refuse (naming ``n_envs``) a batch of whole episodes whose arrays would not fit the memory
+    budget (:func:`contractlab.theory.budget.check_memory`), before anything is allocated."""
+    check_memory("n_envs", float(n_envs) * game.horizon * per_step + 16.0 * game.horizon * game.n_states
+                 * game.n_actions * 4, f"{n_envs} episodes of {game.horizon} steps at once")
 
 @dataclass(frozen=True)
 class AgentConfig:
@@ -202,12 +214,13 @@ def train_agents(game: CoinGame, shaping: Shaping, config: AgentConfig | None = 
     if not isinstance(config, AgentConfig):
         raise InvalidInstanceError("config", f"must be an AgentConfig, got {type(config).__name__}")
     seed = check_seed(seed)
+    check_batch_memory(game, config.n_envs)
     H, S, n, B = game.horizon, game.n_states, game.n_actions, config.n_envs
     env_rng, act_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     q = np.zeros((2, H, S, n))
     count = np.zeros((2, H, S, n), dtype=np.int64)
     qf, cf = q.reshape(-1), count.reshape(-1)
-    curve = np.full((config.iterations, 3), np.nan)
+    curve = []      # grown, not preallocated: a huge iteration count must not allocate up front
     agents = np.arange(2)[None, :]
     for it in range(config.iterations):
         eps = config.epsilon(it)
@@ -231,12 +244,11 @@ def train_agents(game: CoinGame, shaping: Shaping, config: AgentConfig | None = 
         if recommendation is not None:
             rec = recommendation[np.arange(H)[:, None], idx]              # (H, B, 2)
             follow = float((rec == acts).mean())
-        curve[it] = (rew.sum(axis=(0, 2)).mean(), paid.sum(axis=(0, 2)).mean(), follow)
-        if callback is not None and stop_requested(callback(it + 1, config.iterations, {"welfare": curve[it, 0]})):
-            curve = curve[: it + 1]
+        curve.append((rew.sum(axis=(0, 2)).mean(), paid.sum(axis=(0, 2)).mean(), follow))
+        if callback is not None and stop_requested(callback(it + 1, config.iterations, {"welfare": curve[-1][0]})):
             break
     q.flags.writeable = False
-    return AgentRun(game=game, config=config, seed=seed, q=q, curve=curve)
+    return AgentRun(game=game, config=config, seed=seed, q=q, curve=np.array(curve, dtype=float).reshape(-1, 3))
 
 
 # ---- exact outcome of a joint policy ------------------------------------------------------------

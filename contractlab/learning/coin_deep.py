@@ -104,9 +104,11 @@ from ..theory.validation import check_real
 from . import coin_baselines as cb
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed
-from .coin_deep_agents import (EVAL_THREADS, restore_progress, torch_from_checkpoint, torch_to_checkpoint, CoinQNetwork, DeepAgentConfig, DeepAgentLearner, DeepAgentRun, dqn_step, encode, epsilon_greedy, make_replay, td_abs,
-                               make_network, play_greedy, seeds_of, set_lr, split, states_of, torch_mode,
-                               train_deep_agents, validate_schedule)
+from .coin_deep_agents import (EVAL_THREADS, CoinQNetwork, DeepAgentConfig, DeepAgentLearner, DeepAgentRun,
+                               check_deep_memory, dqn_step, encode, epsilon_greedy, make_network, make_replay,
+                               play_greedy, restore_progress, seeds_of, set_lr, split, states_of, td_abs,
+                               torch_from_checkpoint, torch_mode, torch_to_checkpoint, train_deep_agents,
+                               validate_schedule)
 from .coin_principal import PAPER_ALPHA
 
 #: ``kind`` of a saved deep principal, and of a learner checkpoint.
@@ -232,6 +234,7 @@ class DeepPrincipalLearner:
         cfg = DeepPrincipalConfig() if config is None else config
         if not isinstance(cfg, DeepPrincipalConfig):
             raise InvalidInstanceError("config", f"must be a DeepPrincipalConfig, got {type(cfg).__name__}")
+        check_deep_memory(self.game, cfg)
         self.config, self.seed = cfg, check_seed(seed)
         self.env_rng, self.act_rng, tseed = seeds_of(self.seed)
         n = game.n_actions

@@ -59,6 +59,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..theory.budget import check_memory
 from ..theory.coin_game import CoinGame, CoinState, game_from_dict, game_to_dict
 from ..theory.errors import InvalidInstanceError
 from ..theory.validation import check_real
@@ -379,6 +380,22 @@ def validate_schedule(cfg) -> None:
 REPLAYS = ("uniform", "prioritised")
 
 
+#: Bytes per stored transition (the integer fields of :attr:`Replay.FIELDS` and a priority).
+TRANSITION_BYTES = 8 * (sum(int(np.prod(s)) for s, _ in Replay.FIELDS.values()) + 1)
+#: Bytes per grid cell of one game in a forward and backward pass of up to four networks (the
+#: 4-plane observation and the 32-channel convolution with its gradient, float32), rounded up.
+SAMPLE_CELL_BYTES = 2048
+
+
+def check_deep_memory(game: CoinGame, cfg) -> None:
+    """Refuse (naming the field) a replay buffer or a batch that would not fit the memory budget
+    (:func:`contractlab.theory.budget.check_memory`), before anything is allocated."""
+    check_memory("buffer_size", float(cfg.buffer_size) * TRANSITION_BYTES, f"a replay of {cfg.buffer_size} transitions")
+    for field in ("n_envs", "batch_size"):
+        count = getattr(cfg, field)
+        check_memory(field, float(count) * game.n_cells * SAMPLE_CELL_BYTES, f"{count} games in one pass")
+
+
 def make_replay(cfg) -> Replay:
     """The replay buffer a :class:`DeepAgentConfig` (or the principal's) asks for."""
     return Replay(cfg.buffer_size, prioritised=cfg.replay == "prioritised", alpha=cfg.priority_alpha,
@@ -469,6 +486,7 @@ class DeepAgentLearner:
         if not isinstance(cfg, DeepAgentConfig):
             raise InvalidInstanceError("config", f"must be a DeepAgentConfig, got {type(cfg).__name__}")
         self.config, self.seed = cfg, check_seed(seed)
+        check_deep_memory(self.game, cfg)
         self.shaping, self.context, self.uses_rec = shaping, context, context is not None
         self.env_rng, self.act_rng, tseed = seeds_of(self.seed)
         n = game.n_actions

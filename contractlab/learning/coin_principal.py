@@ -96,8 +96,9 @@ from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.validation import check_real
 from .boundary import IterationGuard, stop_requested
 from .checkpoint import load_checkpoint, save_checkpoint
-from .coin_agents import (AgentConfig, AgentRun, PlayMetrics, batched_update, check_count, check_game, check_seed,
-                          epsilon_greedy, exact_play, play_episodes, train_agents)
+from .coin_agents import (EPISODE_STEP_BYTES, AgentConfig, AgentRun, PlayMetrics, batched_update, check_batch_memory,
+                          check_count, check_game, check_seed, epsilon_greedy, exact_play, play_episodes,
+                          train_agents)
 
 #: ``kind`` of a learner checkpoint and of a saved policy.
 KIND = "coin_principal_learner"
@@ -228,6 +229,7 @@ class CoinPrincipalLearner:
         config = PrincipalConfig() if config is None else config
         if not isinstance(config, PrincipalConfig):
             raise InvalidInstanceError("config", f"must be a PrincipalConfig, got {type(config).__name__}")
+        check_batch_memory(self.game, config.n_envs, 2 * EPISODE_STEP_BYTES)
         self.config = config
         self.seed = check_seed(seed)
         H, S, n = game.horizon, game.n_states, game.n_actions
