@@ -219,6 +219,47 @@ def test_learner_checkpoint_resumes_bit_identically(tmp_path, replay):
         cd.DeepPrincipalLearner.load(tmp_path / "policy.npz")
 
 
+def _with_entry(src, dst, name, index, value):
+    with np.load(src, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays[name] = arrays[name].copy()
+    arrays[name][index] = value
+    np.savez(dst, **arrays)
+
+
+@pytest.mark.parametrize("name, index, value", [
+    ("replay.pos", (3, 1), 9),              # a cell off the 3x3 grid
+    ("replay.actions", (0, 0), 5),          # actions are 0..4
+    ("replay.colour", (2,), -1),
+    ("replay.t", (1,), 6),                  # steps taken before a step are 0..5 on a 6-step game
+    ("replay.rewards", (4, 1), np.nan),
+    ("p_net.fc.0.weight", (0, 0), np.inf),
+])
+def test_a_corrupted_deep_checkpoint_is_refused_naming_the_entry(tmp_path, name, index, value):
+    """An entry the learner would later index with or train on (a cell off the grid, an action
+    that does not exist, a NaN reward or weight) is refused on load, naming member and index."""
+    game = CoinGame(grid=3, horizon=6)
+    learner = cd.DeepPrincipalLearner(game, cd.DeepPrincipalConfig(iterations=4, n_envs=8, batch_size=16,
+                                                                   buffer_size=64, target_update=5), seed=0)
+    learner.train(callback=lambda it, total, metrics: it >= 2)
+    learner.save(tmp_path / "ck.npz")
+    if name.startswith("p_net"):
+        name = next(k for k in np.load(tmp_path / "ck.npz").files if k.startswith("p_net.") and k.endswith("weight"))
+    _with_entry(tmp_path / "ck.npz", tmp_path / "bad.npz", name, index, value)
+    with pytest.raises(InvalidFileError) as err:
+        cd.DeepPrincipalLearner.load(tmp_path / "bad.npz")
+    assert f"{name}{''.join(f'[{i}]' for i in index)}" in str(err.value)
+
+
+def test_a_policy_with_a_nan_weight_is_refused(small_principal, tmp_path):
+    small_principal.save(tmp_path / "p.npz")
+    name = next(k for k in np.load(tmp_path / "p.npz").files if k.startswith("agent_net.") and k.endswith("bias"))
+    _with_entry(tmp_path / "p.npz", tmp_path / "bad.npz", name, (0,), np.nan)
+    with pytest.raises(InvalidFileError) as err:
+        cd.DeepCoinPrincipal.load(tmp_path / "bad.npz")
+    assert f"{name}[0] = nan" in str(err.value)
+
+
 @pytest.mark.parametrize("replay", REPLAY_VARIANTS, ids=["uniform", "prioritised", "prioritised-beta"])
 def test_agent_learner_checkpoint_resumes_bit_identically(tmp_path, replay):
     """Validation agents (a frozen principal's context) stopped after two episode batches, saved,

@@ -200,3 +200,44 @@ def test_cli_learn_resumes_bit_identically_and_checks(capsys, tmp_path):
     assert code == 2 and "--seed" in err and not (tmp_path / "q.npz").exists()
     code, out, err = cli(capsys, "learn", tmp_path / "game.json", "-o", tmp_path / "q.npz", "--curve", tmp_path / "c")
     assert code == 2 and "--curve" in err
+
+
+def _rewrite(src, dst, name, index, value, dtype=None):
+    """``src`` (a saved principal or checkpoint) with one entry of member ``name`` replaced."""
+    with np.load(src, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    a = arrays[name].astype(dtype) if dtype is not None else arrays[name].copy()
+    a[index] = value
+    arrays[name] = a
+    np.savez(dst, **arrays)
+
+
+@pytest.mark.parametrize("name, index, value, dtype, shown", [
+    ("recommendation", (2, 5), 25, None, "recommendation[2][5] = 25"),
+    ("recommendation", (0, 0), -1, None, "recommendation[0][0] = -1"),
+    ("recommendation", (1, 1), 3.5, float, "recommendation has dtype float64"),
+    ("payments", (3, 7, 1), np.nan, None, "payments[3][7][1] = nan"),
+    ("payments", (0, 2, 0), -0.5, None, "payments[0][2][0] = -0.5"),
+    ("agent_q", (1, 0, 4, 2), np.inf, None, "agent_q[1][0][4][2] = inf"),
+])
+def test_cli_refuses_a_corrupted_entry_naming_it(capsys, files, tmp_path, name, index, value, dtype, shown):
+    """A principal with one impossible entry (an action that does not exist, a NaN or negative
+    payment, an infinite Q-value) is refused on load in one line naming the member and index,
+    not judged as if it were a policy."""
+    d, _ = files
+    _rewrite(d / "principal.npz", tmp_path / "bad.npz", name, index, value, dtype)
+    code, out, err = cli(capsys, "check", d / "game.json", tmp_path / "bad.npz")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and shown in err, err
+
+
+@pytest.mark.parametrize("name, index, value", [("g", (1, 3, 0), np.nan), ("g_count", (0, 0, 0), -4),
+                                                ("agent_q", (0, 1, 2, 3), -np.inf)])
+def test_a_corrupted_learner_checkpoint_is_refused_naming_the_entry(tmp_path, name, index, value):
+    game = CoinGame(simultaneous="random", **TINY)
+    learner = cp.CoinPrincipalLearner(game, cp.PrincipalConfig(iterations=4), seed=1)
+    learner.train(iterations=2)
+    learner.save(tmp_path / "ck.npz")
+    _rewrite(tmp_path / "ck.npz", tmp_path / "bad.npz", name, index, value)
+    with pytest.raises(InvalidInstanceError) as err:
+        cp.CoinPrincipalLearner.load(tmp_path / "bad.npz")
+    assert f"{name}{''.join(f'[{i}]' for i in index)}" in str(err.value)

@@ -82,3 +82,40 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> tuple[d
     if kind is not None and meta.get("kind") != kind:
         raise InvalidFileError(field, f"checkpoint is of kind {echo(meta.get('kind'))}, expected {kind!r}")
     return arrays, meta
+
+
+def check_entries(path: str | os.PathLike, name: str, array: np.ndarray, low: float = -np.inf,
+                  high: float = np.inf, integer: bool = False) -> np.ndarray:
+    """``array`` if every entry is a finite number in ``[low, high]`` (of an integer dtype with
+    ``integer``); otherwise :class:`InvalidFileError` naming the file, the member and the first
+    bad index (a hostile or corrupted checkpoint is refused on load, not carried into a result
+    as NaN or a silently truncated index)."""
+    a = np.asarray(array)
+    if integer and a.dtype.kind not in "biu":
+        raise InvalidFileError(field_name(str(path), 120), f"{name} has dtype {a.dtype}; expected integers")
+    bad = (a < low) | (a > high)
+    if a.dtype.kind == "f":
+        bad |= ~np.isfinite(a)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        where = name + "".join(f"[{k}]" for k in i)
+        raise InvalidFileError(field_name(str(path), 120), f"{where} = {echo(a[i].item())}: expected {_range(low, high)}")
+    return array
+
+
+def check_number(path: str | os.PathLike, name: str, value, low: float = -np.inf, high: float = np.inf,
+                 strict_low: bool = False) -> float:
+    """A metadata number as a float, refused (naming ``name``) unless finite and in
+    ``[low, high]`` (``(low, high]`` with ``strict_low``)."""
+    x = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if x is None or not np.isfinite(x) or x > high or x < low or (strict_low and x == low):
+        raise InvalidFileError(field_name(str(path), 120),
+                               f"metadata {name} = {echo(value)}: expected {_range(low, high, strict_low)}")
+    return float(x)
+
+
+def _range(low: float, high: float, strict_low: bool = False) -> str:
+    """``"a finite number >= 0"`` and the like, for the messages above."""
+    parts = [f"{'>' if strict_low else '>='} {low:g}"] if np.isfinite(low) else []
+    parts += [f"<= {high:g}"] if np.isfinite(high) else []
+    return "a finite number" + (" " + " and ".join(parts) if parts else "")

@@ -102,7 +102,7 @@ from ..theory.coin_game import CoinGame, CoinState, game_from_dict, game_to_dict
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.validation import check_real
 from . import coin_baselines as cb
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import check_entries, check_number, load_checkpoint, save_checkpoint
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed
 from .coin_deep_agents import (EVAL_THREADS, CoinQNetwork, DeepAgentConfig, DeepAgentLearner, DeepAgentRun,
                                check_deep_memory, dqn_step, encode, epsilon_greedy, make_network, make_replay,
@@ -214,12 +214,13 @@ class DeepCoinPrincipal:
                     a = arrays.get(f"{name}.{k}")
                     if a is None or a.shape != tuple(v.shape) or a.dtype != np.float32:
                         raise InvalidFileError(str(path), f"array {name}.{k} missing or not float32 {tuple(v.shape)}")
-                    sd[k] = torch.from_numpy(np.array(a))
+                    sd[k] = torch.from_numpy(np.array(check_entries(path, f"{name}.{k}", a)))
                 net.load_state_dict(sd)
                 net.requires_grad_(False)
                 nets[name] = net.eval()
-            return cls(game=game, **nets, alpha=float(meta["alpha"]), nudge=float(meta["nudge"]),
-                       seed=int(meta["seed"]), iteration=int(meta["iteration"]))
+            return cls(game=game, **nets, alpha=check_number(path, "alpha", meta["alpha"], 0.0, strict_low=True),
+                       nudge=check_number(path, "nudge", meta["nudge"], 0.0), seed=check_count("seed", meta["seed"], 0),
+                       iteration=check_count("iteration", meta["iteration"], 0))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InvalidFileError):
                 raise
@@ -382,7 +383,7 @@ class DeepPrincipalLearner:
             learner = cls(game_from_dict(meta["game"]), DeepPrincipalConfig(**meta["config"]), meta["seed"])
             torch_from_checkpoint(arrays, meta, {n: getattr(learner, n) for n in _NETS},
                                   {n: getattr(learner, n) for n in _OPTS}, path)
-            learner.replay.from_checkpoint(arrays, meta, path)
+            learner.replay.from_checkpoint(arrays, meta, path, learner.game)
             restore_progress(learner, arrays, meta)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             if isinstance(exc, InvalidFileError):

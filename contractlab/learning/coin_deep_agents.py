@@ -63,6 +63,7 @@ from ..theory.budget import check_memory
 from ..theory.coin_game import CoinGame, CoinState, game_from_dict, game_to_dict
 from ..theory.errors import InvalidInstanceError
 from ..theory.validation import check_real
+from .checkpoint import check_entries
 from .coin_agents import PlayMetrics, check_count, check_game, check_seed, linear_epsilon
 from .deep import torch_mode  # noqa: F401  (one deterministic torch mode for every deep learner)
 
@@ -236,15 +237,27 @@ class Replay:
             arrays["replay.priority"] = self.priority
             meta["replay"]["max_priority"] = self.max_priority
 
-    def from_checkpoint(self, arrays: dict, meta: dict, path) -> None:
-        """Restore :meth:`to_checkpoint`'s ring (shapes and counters checked). A uniform buffer
-        ignores priorities (checkpoints written before prioritised replay have none); a
-        prioritised one requires them."""
+    @staticmethod
+    def bounds(game: CoinGame) -> dict:
+        """The range ``(low, high)`` of every field on ``game``: cells, colours, steps taken,
+        actions, the deviator flag (−1 none) and finite rewards."""
+        cell, act = (0, game.grid ** 2 - 1), (0, game.n_actions - 1)
+        return {"pos": cell, "coin": cell, "colour": (0, 1), "t": (0, game.horizon - 1), "next_pos": cell,
+                "next_coin": cell, "next_colour": (0, 1), "actions": act, "rewards": (-np.inf, np.inf),
+                "rec": act, "next_rec": act, "flag": (-1, 1)}
+
+    def from_checkpoint(self, arrays: dict, meta: dict, path, game: CoinGame) -> None:
+        """Restore :meth:`to_checkpoint`'s ring (shapes, every entry's range on ``game`` and the
+        counters checked, so a corrupted file is refused, not indexed out of bounds later). A
+        uniform buffer ignores priorities (checkpoints written before prioritised replay have
+        none); a prioritised one requires them."""
         from ..theory.errors import InvalidFileError
+        bounds = self.bounds(game)
         for k, v in self.data.items():
             a = arrays.get(f"replay.{k}")
             if a is None or a.shape != v.shape:
                 raise InvalidFileError(str(path), f"array replay.{k} missing or not of shape {v.shape}")
+            check_entries(path, f"replay.{k}", a, *bounds[k], integer=v.dtype.kind == "i")
             self.data[k] = np.array(a, dtype=v.dtype)
         self.n = check_count("replay.n", meta["replay"]["n"], 0)
         self.head = check_count("replay.head", meta["replay"]["head"], 0)
@@ -595,7 +608,7 @@ class DeepAgentLearner:
                           context)
             torch_from_checkpoint(arrays, meta, {"net": learner.net, "target": learner.target}, {"opt": learner.opt},
                                   path)
-            learner.replay.from_checkpoint(arrays, meta, path)
+            learner.replay.from_checkpoint(arrays, meta, path, learner.game)
             B, C = learner.config.n_envs, learner.game.n_cells
             pos, coin, colour = (np.array(arrays[f"state.{k}"], dtype=np.int64) for k in ("pos", "coin", "colour"))
             if pos.shape != (B, 2) or coin.shape != (B,) or colour.shape != (B,) or min(pos.min(initial=0),
@@ -617,12 +630,13 @@ AGENT_KIND = "coin_deep_agents_learner"
 
 
 def _float_tensor(arrays: dict, key: str, shape: tuple | None, path) -> torch.Tensor:
-    """A checkpoint's float array as a tensor (refused if missing, not float, or of another shape)."""
+    """A checkpoint's float array as a tensor (refused if missing, not float, of another shape,
+    or holding a NaN or infinite entry)."""
     from ..theory.errors import InvalidFileError
     a = arrays.get(key)
     if a is None or a.dtype.kind != "f" or (shape is not None and a.shape != shape):
         raise InvalidFileError(str(path), f"array {key} missing or not a float array of shape {shape}")
-    return torch.from_numpy(np.array(a))
+    return torch.from_numpy(np.array(check_entries(path, key, a)))
 
 
 def train_deep_agents(game: CoinGame, shaping: DeepShaping | None, config: DeepAgentConfig | None = None,

@@ -95,7 +95,7 @@ from ..theory.coin_game import CoinGame, game_from_dict, game_to_dict
 from ..theory.errors import InvalidFileError, InvalidInstanceError
 from ..theory.validation import check_real
 from .boundary import IterationGuard, stop_requested
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import check_entries, check_number, load_checkpoint, save_checkpoint
 from .coin_agents import (EPISODE_STEP_BYTES, AgentConfig, AgentRun, PlayMetrics, batched_update, check_batch_memory,
                           check_count, check_game, check_seed, epsilon_greedy, exact_play, play_episodes,
                           train_agents)
@@ -200,12 +200,16 @@ class CoinPrincipal:
             for name, shape in shapes.items():
                 if name not in arrays or arrays[name].shape != shape:
                     raise InvalidFileError(str(path), f"array {name!r} missing or not of shape {shape}")
-            rec = np.array(arrays["recommendation"], dtype=np.int64)
-            if rec.min() < 0 or rec.max() >= n * n:
-                raise InvalidFileError(str(path), "recommendation out of range")
-            out = cls(game=game, recommendation=rec, payments=np.array(arrays["payments"], dtype=float),
-                      agent_q=np.array(arrays["agent_q"], dtype=float), alpha=float(meta["alpha"]),
-                      nudge=float(meta["nudge"]), seed=int(meta["seed"]), iteration=int(meta["iteration"]))
+            # a joint action index; payments go to followers, never charged (b_i >= 0)
+            rec = check_entries(path, "recommendation", arrays["recommendation"], 0, n * n - 1, integer=True)
+            pay = check_entries(path, "payments", arrays["payments"], low=0.0)
+            q = check_entries(path, "agent_q", arrays["agent_q"])
+            out = cls(game=game, recommendation=np.array(rec, dtype=np.int64), payments=np.array(pay, dtype=float),
+                      agent_q=np.array(q, dtype=float),
+                      alpha=check_number(path, "alpha", meta["alpha"], 0.0, strict_low=True),
+                      nudge=check_number(path, "nudge", meta["nudge"], 0.0),
+                      seed=check_count("seed", meta["seed"], 0),
+                      iteration=check_count("iteration", meta["iteration"], 0))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InvalidFileError):
                 raise
@@ -350,8 +354,9 @@ class CoinPrincipalLearner:
                 old = getattr(learner, name)
                 if name not in arrays or arrays[name].shape != old.shape:
                     raise InvalidFileError(str(path), f"array {name!r} missing or not of shape {old.shape}")
-                setattr(learner, name, np.array(arrays[name], dtype=old.dtype))
-            learner.curve = np.array(arrays["curve"], dtype=float).reshape(-1, 3)
+                low = 0 if name.endswith("_count") else -np.inf
+                setattr(learner, name, np.array(check_entries(path, name, arrays[name], low), dtype=old.dtype))
+            learner.curve = np.array(check_entries(path, "curve", arrays["curve"]), dtype=float).reshape(-1, 3)
             learner.iteration = check_count("iteration", meta["iteration"], 0)
             learner.env_rng.bit_generator.state = meta["env_rng"]
             learner.act_rng.bit_generator.state = meta["act_rng"]
