@@ -1,6 +1,6 @@
 """``contractlab solve FILE``: the exact answer for a contract problem, a principal-agent MDP,
-a bimatrix game, an MDP with externalities or a game with incentives (normal-form, Escape Room), as a table on stdout, JSON (``--json``) or a result
-file (``-o``)."""
+a bimatrix game, an MDP with externalities, a game with incentives (normal-form, Escape Room) or
+a small Coin Game, as a table on stdout, JSON (``--json``) or a result file (``-o``)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,14 @@ KINDS = {
                         "equilibrium (solvers/incentive_optimum.py)",
     "escape_room": "the welfare-optimal joint policy of ER(N, M) by DP over the joint positions and the minimal "
                    "Nash / dominant incentives implementing it (solvers/incentive_optimum.py)",
+    "coin_game": "grid <= 4: the welfare optimum W* by DP over the joint states, each agent's best response, the "
+                 "selfish SPE (best / worst stage selection) and the exact payments for following the optimum "
+                 "(paper's rule, every-action; --lp the least dominant ones) (solvers/coin_game_exact.py)",
 }
 #: Options that apply to contract problems only.
 _CONTRACT_ONLY = ("exact", "certify")
+#: Options that apply to Coin Games only.
+_COIN_ONLY = ("lp",)
 #: Arrays with at least this many entries go to the ``.npz`` sibling of ``-o``.
 NPZ_THRESHOLD = 100_000
 #: Rows of the policy table printed for a PA-MDP.
@@ -51,6 +56,9 @@ def add_parser(sub) -> None:
                    help="contract problems: also the exact rational optimum (numbers read exactly as written)")
     s.add_argument("--certify", action="store_true",
                    help="contract problems: check the answers exactly in rational arithmetic (docs/certificates.md)")
+    s.add_argument("--lp", action="store_true",
+                   help="coin games: also the least payments making following the optimum dominant (one LP per "
+                        "agent; minutes on 3x3)")
     add_budget_options(s, time_limit_help=(
         "discounted cyclic PA-MDPs: stop the meta-algorithm after this many seconds and report "
         "'not converged' (exit 3) with the error bound reached"))
@@ -67,10 +75,10 @@ def run(args) -> int:
     if kind not in KINDS:
         raise InvalidInstanceError("kind", f"'contractlab solve' does not handle kind {kind!r} "
                                            f"(it handles {', '.join(KINDS)})")
-    if kind != "contract_problem":
-        for opt in _CONTRACT_ONLY:
-            if getattr(args, opt):
-                raise InvalidInstanceError(f"--{opt}", f"applies to contract problems only, not to kind {kind!r}")
+    for opts, owner in ((_CONTRACT_ONLY, "contract_problem"), (_COIN_ONLY, "coin_game")):
+        for opt in opts:
+            if kind != owner and getattr(args, opt):
+                raise InvalidInstanceError(f"--{opt}", f"applies to kind {owner!r} only, not to kind {kind!r}")
     if kind == "contract_problem":
         doc = _contract_problem(obj, args)
         show = _print_contract_solution
@@ -83,6 +91,9 @@ def run(args) -> int:
     elif kind in ("normal_form_game", "escape_room"):
         doc = _incentive_game(obj, kind, args.backend)
         show = _print_incentive_optimum
+    elif kind == "coin_game":
+        doc = _coin_game(obj, args.lp, args.time_limit)
+        show = _print_coin_solution
     else:
         doc = _bimatrix(obj, args.backend)
         show = _print_stackelberg
@@ -90,7 +101,7 @@ def run(args) -> int:
         writing("--output", args.output, lambda: fileio.save(doc, args.output, npz_threshold=NPZ_THRESHOLD))
         note(f"wrote {args.output}")
     if args.json:
-        print_json(doc, indent=kind not in ("pamdp", "externality_mdp", "escape_room"))
+        print_json(doc, indent=kind not in ("pamdp", "externality_mdp", "escape_room", "coin_game"))
     elif not args.output:
         show(obj, doc)
     if doc.get("converged") is False:
@@ -355,3 +366,64 @@ def _print_incentive_optimum(obj, doc: dict) -> None:
         table.add_row(kind, "infeasible" if cost is None else f"{cost:.6g}", _fmt(d["cost_per_agent"]),
                       "—" if cost is None else f"{doc['optimal_welfare'] - cost:.6g}")
     console.print(table)
+
+
+# --------------------------------------------------------------------------- the Coin Game
+
+def _coin_game(game, lp: bool, time_limit: float | None) -> dict:
+    """The exact solution of a small Coin Game as a ``coin_game_solution`` document
+    (:func:`~contractlab.theory.documents.coin_game_solution_document`)."""
+    from ..solvers import coin_game_exact as X
+    from ..theory.coin_game import game_to_dict
+    from ..theory.documents import coin_game_solution_document
+    if game.grid > X.MAX_EXACT_GRID:
+        raise InvalidInstanceError("grid", f"the exact solution needs grid <= {X.MAX_EXACT_GRID}, got {game.grid}")
+    tb = X.tables(game)
+    opt = X.welfare_optimum(tb)
+    acts = opt.actions()
+    brs = [X.best_response(tb, i, acts[..., 1 - i]) for i in (0, 1)]
+    selfish = {sel: X.selfish_equilibrium(tb, sel) for sel in ("best", "worst")}
+    payments = {k: (rule(tb, opt).expected_payment, {}) for k, rule in
+                (("paper", X.paper_payments), ("every_action", X.every_action_payments))}
+    if lp:
+        from ..solvers.coin_game_lp import min_payments_lp
+        res = min_payments_lp(tb, opt, alpha=ALPHA, time_limit=time_limit)
+        payments["lp"] = (res.expected_payment, {"max_violation": float(res.max_violation),
+                                                 "dual_gap": [float(g) for g in res.dual_gap]})
+    return coin_game_solution_document(game_to_dict(game), opt, brs, selfish, payments, ALPHA)
+
+
+#: The principal's welfare scale of the paper's Section 5 (``r_p = Σ_i r_i / α − payments``).
+ALPHA = 0.1
+
+
+def _print_coin_solution(game, doc: dict) -> None:
+    """W*, the best responses, the selfish SPE and the exact payment rules, as three tables."""
+    from rich.table import Table
+
+    console = stdout_console()
+    W = doc["optimal_welfare"]
+    console.print(f"[bold]Coin Game[/bold] {game.grid}x{game.grid}, {game.horizon} steps, {doc['n_states']} "
+                  f"states, payoff {game.payoff!r}, simultaneous {game.simultaneous!r}: W* = {W:.6g}; "
+                  f"agents' returns {_fmt(doc['returns'])}")
+    table = Table(title="without a principal")
+    for col in ("play", "welfare", "fraction of W*", "agents' values", "note"):
+        table.add_column(col, justify="left" if col in ("play", "note") else "right")
+    for b in doc["best_responses"]:
+        table.add_row(f"agent {b['agent']}: best response to a follower", "—", "—", f"{b['value']:.6g}",
+                      f"+{b['gain_over_following']:.6g} over following π*")
+    for sel, e in doc["selfish"].items():
+        note_ = (f"{e['stage_games_with_several_equilibria']} stage games with several NE"
+                 + (f", {e['stage_games_mixed']} mixed" if e["stage_games_mixed"] else ""))
+        table.add_row(f"selfish SPE, {sel} selection", f"{e['welfare']:.6g}",
+                      f"{e['fraction_of_optimum']:.4f}", _fmt(e["values"]), note_)
+    console.print(table)
+    names = {"paper": ("paper's rule", "BR to a follower"), "every_action": ("every-action", "dominant, greedy"),
+             "lp": ("LP minimum", "dominant, least")}
+    pay = Table(title=f"exact payments for following π* (α = {doc['alpha']:g})")
+    for col in ("rule", "sense", "per agent", "total", "share of W*", "objective W*/α − P"):
+        pay.add_column(col, justify="left" if col in ("rule", "sense") else "right")
+    for k, d in doc["payments"].items():
+        pay.add_row(*names[k], _fmt(d["per_agent"]), f"{d['total']:.6g}", f"{d['share_of_welfare']:.4f}",
+                    f"{d['principal_objective']:.6g}")
+    console.print(pay)

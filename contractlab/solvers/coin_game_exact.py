@@ -72,6 +72,7 @@ from itertools import combinations
 
 import numpy as np
 
+from ..theory.budget import check_memory
 from ..theory.coin_game import CoinGame
 from ..theory.errors import InvalidInstanceError
 
@@ -120,6 +121,10 @@ def tables(game: CoinGame) -> CoinTables:
     if game.grid > MAX_EXACT_GRID:
         raise InvalidInstanceError("grid", f"exact solution up to {MAX_EXACT_GRID}x{MAX_EXACT_GRID}, got {game.grid}")
     S, n, C = game.n_states, game.n_actions, game.n_cells
+    # the largest time-indexed arrays built from these tables: Q (H, S, n²) and the every-action
+    # Q̃ (2, H, S, n, n), float64, plus the tables themselves (S, n², C − 1) twice
+    check_memory("horizon", 8.0 * n * n * S * (4.0 * game.horizon + 2 * (C - 1)),
+                 f"the exact tables of a {game.horizon}-step game on {S} states")
     p0, p1, c, col = (x[:, None] for x in game.decode(np.arange(S)))
     ja = np.arange(n * n)
     a0, a1 = (ja // n)[None, :], (ja % n)[None, :]

@@ -616,3 +616,35 @@ def design_run_document(*, game_name: str, game, config, seeds, iterations: int,
                       "min_incentives_dominant": float(dom.expected_cost),
                       "net_welfare_of_min_incentives": w_star - p_min},
             "designers": designers, "differences": differences}
+
+
+COIN_GAME_SOLUTION_VERSION = 1
+
+
+def coin_game_solution_document(game: dict, optimum, best_responses, selfish: dict, payments: dict,
+                                alpha: float) -> dict:
+    """``kind: coin_game_solution``: the exact answer on a small Coin Game
+    (``solvers/coin_game_exact.py``, arXiv 2407.18074 Section 5). ``game`` the instance's fields;
+    ``optimum`` the welfare optimum ``W*`` (its joint policy ``(H, S)`` and each agent's return
+    when both follow it); ``best_responses`` each agent's best response to the other following
+    ``π*`` (value and gain over following); ``selfish`` the subgame-perfect equilibria without a
+    principal under the best- and worst-welfare stage selections (their welfare brackets that of
+    every pure-stage SPE); ``payments`` for each exact rule paying followers of ``π*`` (``paper``:
+    a best response when the other follows; ``every_action``: dominant, step by step; ``lp``: the
+    least dominant payments) the expected payment per agent, the total, its share of ``W*`` and
+    the principal's objective ``W*/α − payments``."""
+    W = float(optimum.value)
+    brs = [{"agent": int(b.agent), "value": float(b.value), "gain_over_following": float(b.value - optimum.agent_value[i])}
+           for i, b in enumerate(best_responses)]
+    sel = {k: {"welfare": float(e.welfare), "fraction_of_optimum": float(e.welfare / W) if W else None,
+               "values": [float(v) for v in e.value], "stage_games_with_several_equilibria": int(e.n_multiple),
+               "stage_games_mixed": int(e.n_mixed)} for k, e in selfish.items()}
+    pay = {}
+    for k, (per_agent, extra) in payments.items():
+        total = float(np.sum(per_agent))
+        pay[k] = {"per_agent": [float(x) for x in per_agent], "total": total,
+                  "share_of_welfare": total / W if W else None, "principal_objective": W / alpha - total, **extra}
+    return {"kind": "coin_game_solution", "version": COIN_GAME_SOLUTION_VERSION, "game": game,
+            "n_states": int(optimum.tables.n_states), "horizon": int(optimum.tables.game.horizon), "alpha": alpha,
+            "optimal_welfare": W, "returns": [float(v) for v in optimum.agent_value], "policy": optimum.policy,
+            "best_responses": brs, "selfish": sel, "payments": pay}
