@@ -29,8 +29,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.contracts import machine_info  # noqa: E402
+from benchmarks.summary import with_flags  # noqa: E402
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
+from contractlab.theory.budget import check_memory  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 
 
 def run(game: CoinGame, batch: int, steps: int, repeats: int, seed: int = 0) -> float:
@@ -93,7 +96,22 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--exact", action="store_true", help="also print the exact 3x3 answers")
     args = ap.parse_args(argv)
-    game = CoinGame(grid=args.grid)
+    try:
+        game = with_flags(lambda: CoinGame(grid=args.grid), {"grid": "--grid"})
+        for name in ("steps", "repeats"):
+            if getattr(args, name) < 1:
+                raise InvalidInstanceError(f"--{name}", f"must be >= 1, got {getattr(args, name)}")
+        for i, B in enumerate(args.batches):
+            if B < 1:
+                raise InvalidInstanceError("--batches", f"must be >= 1, got {B}", i)
+            # the actions drawn in advance (steps, B, 2) int64, and the batch's state and respawns
+            try:
+                check_memory("--batches", 16.0 * args.steps * B + 256.0 * B, f"{B} games of {args.steps} steps")
+            except InvalidInstanceError as exc:
+                raise InvalidInstanceError("--batches", exc.reason, i) from None
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     info = machine_info()
     command = " ".join(["python benchmarks/coin_game.py", *(argv if argv is not None else sys.argv[1:])])
     print(f"Command: `{command}`")

@@ -23,9 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.contracts import machine_info  # noqa: E402
+from benchmarks.summary import log, with_flags  # noqa: E402
 from contractlab.solvers import coin_game_exact as X  # noqa: E402
 from contractlab.solvers.coin_game_lp import min_payments_lp  # noqa: E402
 from contractlab.theory.coin_game import CoinGame  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -34,24 +36,30 @@ def main(argv=None) -> None:
     ap.add_argument("--horizon", type=int, default=20)
     args = ap.parse_args(argv)
     start = time.perf_counter()
+    rows_out = []
+    try:            # every size check (grid, horizon, memory, LP rows) comes before the table starts
+        tables = [with_flags(lambda: X.tables(CoinGame(grid=3, horizon=args.horizon, simultaneous=sim)),
+                             {"horizon": "--horizon"}) for sim in args.simultaneous]
+        for sim, tb in zip(args.simultaneous, tables):
+            opt = X.welfare_optimum(tb)
+            t0 = time.perf_counter()
+            res = with_flags(lambda: min_payments_lp(tb, opt), {"horizon": "--horizon"})
+            rows_out.append((sim, opt, res, time.perf_counter() - t0, X.paper_payments(tb, opt).total_payment))
+            log(f"{sim}: LP {rows_out[-1][3]:.1f} s")
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     info = machine_info()
     print(f"Machine: {info['cpu']}, {info['cpus_usable']} usable CPUs, load {info['load_average_1_5_15min']}, "
           f"commit {info['git_commit']}, {info['date_utc']}\n")
     print("| tie rule | W* | paper | LP minimum | greedy every-action | rows × columns (nonzeros) per LP | LPs "
           "| max violation | duality gap | dual residual | LP s |")
     print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
-    for sim in args.simultaneous:
-        tb = X.tables(CoinGame(grid=3, horizon=args.horizon, simultaneous=sim))
-        opt = X.welfare_optimum(tb)
-        t0 = time.perf_counter()
-        res = min_payments_lp(tb, opt)
-        lp_s = time.perf_counter() - t0
-        paper = X.paper_payments(tb, opt).total_payment
+    for sim, opt, res, lp_s, paper in rows_out:
         rows, cols, nnz = (int(x) for x in res.sizes[0])
         print(f"| `{sim}` | {opt.value:.4f} | {paper:.4f} | {res.payments.total_payment:.4f} "
               f"| {res.greedy.total_payment:.4f} | {rows:,} × {cols:,} ({nnz:,}) | {1 if res.symmetric else 2} "
-              f"| {res.max_violation:.1e} | {res.dual_gap.max():.1e} | {res.dual_residual.max():.1e} | {lp_s:.1f} |",
-              flush=True)
+              f"| {res.max_violation:.1e} | {res.dual_gap.max():.1e} | {res.dual_residual.max():.1e} | {lp_s:.1f} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nwhole process {time.perf_counter() - start:.0f} s, peak memory {peak:.0f} MiB")
 

@@ -1,6 +1,7 @@
-"""benchmarks/coin_principal.py and benchmarks/coin_validation.py as a user runs them: a bad flag
-(also beside --quick, which only changes the defaults) is one line naming it and exit 2 before
-any training; a smoke run prints a table whose welfare fractions are fractions of W*."""
+"""benchmarks/coin_principal.py, coin_validation.py, coin_game.py and coin_game_lp.py as a user
+runs them: a bad flag (also beside --quick, which only changes the defaults) is one line naming
+it and exit 2 before any work; a smoke run prints a table whose welfare fractions are fractions
+of W*."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ def run_script(name, *args, timeout=120):
     ("coin_validation.py", ["--quick", "--seeds", "1"], "--seeds"),
     ("coin_validation.py", ["--quick", "--agent-iterations", "0"], "--agent-iterations"),
     ("coin_validation.py", ["--nudge", "-1"], "--nudge"),
+    ("coin_game.py", ["--batches", "10", "0"], "--batches[1]"),
+    ("coin_game.py", ["--batches", "99999999999"], "--batches[0]"),     # cannot fit the memory budget
+    ("coin_game.py", ["--steps", "-1"], "--steps"),
+    ("coin_game.py", ["--grid", "1"], "--grid"),
+    ("coin_game_lp.py", ["--horizon", "0"], "--horizon"),
+    ("coin_game_lp.py", ["--horizon", "100000000"], "--horizon"),       # the exact tables cannot fit
+    ("coin_game_lp.py", ["--horizon", "400"], "--horizon"),             # the LP would exceed MAX_ROWS
 ])
 def test_a_bad_flag_is_one_line_naming_it(name, args, flag):
     out = run_script(name, *args)
