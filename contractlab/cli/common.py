@@ -91,12 +91,15 @@ def run_guarded(fn, args) -> int:
 DEFAULT_TIME_LIMIT = 60.0
 
 
-def add_budget_options(parser: argparse.ArgumentParser, time_limit_help: str | None = None) -> None:
+def add_budget_options(parser: argparse.ArgumentParser, time_limit_help: str | None = None,
+                       time_limit_default: float | None = DEFAULT_TIME_LIMIT) -> None:
     """``--max-memory`` and ``--max-file-size`` (see :mod:`contractlab.theory.budget`), and
-    ``--time-limit`` when the command runs iterations that may not converge."""
+    ``--time-limit`` when the command runs iterations that may not converge (``None`` when not
+    given if ``time_limit_default`` is ``None``: the command then picks a default per kind)."""
     if time_limit_help is not None:
-        parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
-                            help=f"{time_limit_help} (default {DEFAULT_TIME_LIMIT:g})")
+        shown = "" if time_limit_default is None else f" (default {time_limit_default:g})"
+        parser.add_argument("--time-limit", type=float, default=time_limit_default, metavar="SECONDS",
+                            help=time_limit_help + shown)
     parser.add_argument("--max-memory", metavar="SIZE",
                         help="refuse work estimated to need more memory than this (default 8GiB; e.g. 16GiB)")
     parser.add_argument("--max-file-size", metavar="SIZE",

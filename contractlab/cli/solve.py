@@ -9,8 +9,8 @@ import math
 import numpy as np
 
 from ..theory.errors import InvalidInstanceError, SolverFailure
-from .common import (EXIT_OK, add_budget_options, apply_budget_options, check_output, note, print_json,
-                     stdout_console, writing)
+from .common import (DEFAULT_TIME_LIMIT, EXIT_OK, add_budget_options, apply_budget_options, check_output, note,
+                     print_json, stdout_console, writing)
 
 #: The kinds ``solve`` handles, and what it computes for each.
 KINDS = {
@@ -60,8 +60,9 @@ def add_parser(sub) -> None:
                    help="coin games: also the least payments making following the optimum dominant (one LP per "
                         "agent; minutes on 3x3)")
     add_budget_options(s, time_limit_help=(
-        "discounted cyclic PA-MDPs: stop the meta-algorithm after this many seconds and report "
-        "'not converged' (exit 3) with the error bound reached"))
+        f"discounted cyclic PA-MDPs: stop the meta-algorithm after this many seconds and report "
+        f"'not converged' (exit 3) with the error bound reached (default {DEFAULT_TIME_LIMIT:g}); coin games with "
+        f"--lp: seconds per payment LP (default none)"), time_limit_default=None)
     s.set_defaults(run=run)
 
 
@@ -83,7 +84,7 @@ def run(args) -> int:
         doc = _contract_problem(obj, args)
         show = _print_contract_solution
     elif kind == "pamdp":
-        doc = _pamdp(obj, args.backend, args.time_limit)
+        doc = _pamdp(obj, args.backend, DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit)
         show = _print_pamdp_solution
     elif kind == "externality_mdp":
         doc = _externality(obj, args.backend)
