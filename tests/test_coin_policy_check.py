@@ -241,3 +241,12 @@ def test_a_corrupted_learner_checkpoint_is_refused_naming_the_entry(tmp_path, na
     with pytest.raises(InvalidInstanceError) as err:
         cp.CoinPrincipalLearner.load(tmp_path / "bad.npz")
     assert f"{name}{''.join(f'[{i}]' for i in index)}" in str(err.value)
+
+
+@pytest.mark.parametrize("option, value", [("--iterations", "0"), ("--seed", "-1"), ("--margin", "nan"),
+                                           ("--margin", "-0.5")])
+def test_cli_learn_names_the_option_of_a_bad_value(capsys, files, tmp_path, option, value):
+    d, _ = files
+    code, out, err = cli(capsys, "learn", d / "game.json", "-o", tmp_path / "p.npz", option, value)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and f"{option}:" in err, err
+    assert not (tmp_path / "p.npz").exists()

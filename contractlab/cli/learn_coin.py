@@ -35,7 +35,13 @@ def _learner(args, game):
                                                    f"with {saved!r}: give the same value, or remove the checkpoint")
         return learner, True
     overrides = {k: v for k, v in (("iterations", args.iterations), ("nudge", args.margin)) if v is not None}
-    return CoinPrincipalLearner(game, PrincipalConfig(**overrides), seed=0 if args.seed is None else args.seed), False
+    flags = {"iterations": "--iterations", "nudge": "--margin", "seed": "--seed"}
+    try:
+        return CoinPrincipalLearner(game, PrincipalConfig(**overrides), seed=0 if args.seed is None else args.seed), False
+    except InvalidInstanceError as exc:      # name the option the user typed, not the config field
+        if exc.field in flags:
+            raise InvalidInstanceError(flags[exc.field], exc.reason, exc.index) from None
+        raise
 
 
 def run_coin(args, game) -> int:
