@@ -42,6 +42,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from contractlab.bench import dataset as ds  # noqa: E402
 from contractlab.bench.families import family  # noqa: E402
 from contractlab.bench.sweep import sweep  # noqa: E402
+from contractlab.cli.bench import MAX_COUNT, MAX_WORKERS  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
+
+#: Largest --batch (as ``contractlab bench generate --batch``).
+MAX_BATCH = 100_000
+
+
+def check_args(args) -> list[int]:
+    """The worker counts of ``--workers``; every count refused naming its flag (and index) outside the bounds
+    of ``contractlab bench generate``."""
+    for flag, value, high in (("--contracts", args.contracts, MAX_COUNT), ("--trees", args.trees, MAX_COUNT),
+                              ("--batch", args.batch, MAX_BATCH)):
+        if not 1 <= value <= high:
+            raise InvalidInstanceError(flag, f"must lie in [1, {high}], got {value}")
+    workers = []
+    for i, word in enumerate(args.workers.split(",")):
+        try:
+            workers.append(int(word))
+        except ValueError:
+            raise InvalidInstanceError("--workers", f"expected an integer, got {word[:40]!r}", i) from None
+        if not 1 <= workers[-1] <= MAX_WORKERS:
+            raise InvalidInstanceError("--workers", f"must lie in [1, {MAX_WORKERS}], got {workers[-1]}", i)
+    return workers
 
 
 def run(name: str, count: int, options: dict, workers: int, certify: bool, batch: int) -> dict:
@@ -75,7 +98,11 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
-    workers = [int(w) for w in args.workers.split(",")]
+    try:
+        workers = check_args(args)
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     plan = []
     for w in workers:
         plan.append(("contract", args.contracts, {"n": 5, "m": 4}, w, False))

@@ -41,6 +41,7 @@ import argparse
 import datetime as _dt
 import gc
 import json
+import math
 import os
 import platform
 import subprocess
@@ -54,6 +55,8 @@ from scipy.optimize import linprog
 
 import contractlab
 from contractlab.solvers.min_pay import solve_min_pay_arrays
+from contractlab.theory.budget import check_memory
+from contractlab.theory.errors import InvalidInstanceError
 
 #: Cap on the timed runs of one method.
 MAX_RUNS = 200
@@ -244,13 +247,25 @@ def parse_args(argv=None):
     out.add_argument("--json", action="store_true", help="print one JSON record instead of a table")
     out.add_argument("--markdown", action="store_true", help="print markdown (for docs/performance.md)")
     a = p.parse_args(argv)
-    for name, low in [("problems", 1), ("n", 2), ("m", 1), ("cvxpy_problems", 0), ("repeats", 1)]:
-        if getattr(a, name) < low:
-            p.error(f"--{name.replace('_', '-')} must be >= {low}")
-    if not a.min_time >= 0:
-        p.error("--min-time must be >= 0")
-    if not a.tol > 0:
-        p.error("--tol must be > 0")
+    try:
+        for name, low in [("problems", 1), ("n", 2), ("m", 1), ("cvxpy_problems", 0), ("repeats", 1), ("seed", 0)]:
+            if getattr(a, name) < low:
+                raise InvalidInstanceError(f"--{name.replace('_', '-')}", f"must be >= {low}, got {getattr(a, name)}")
+        if a.repeats > MAX_RUNS:
+            raise InvalidInstanceError("--repeats", f"must be <= {MAX_RUNS}, got {a.repeats}")
+        if not (math.isfinite(a.min_time) and a.min_time >= 0):
+            raise InvalidInstanceError("--min-time", f"must be a finite number >= 0, got {a.min_time}")
+        if not (math.isfinite(a.tol) and a.tol > 0):
+            raise InvalidInstanceError("--tol", f"must be a finite number > 0, got {a.tol}")
+        # the LP arrays repeat every problem n times, (P n, n, m) floats, and the solvers copy them a few times:
+        # the first flag that alone would exceed the budget is named
+        for flag, (P, m), what in (("--n", (1, 1), f"one problem of {a.n} actions"),
+                                   ("--m", (1, a.m), f"one problem of {a.n} actions and {a.m} outcomes"),
+                                   ("--problems", (a.problems, a.m), f"{a.problems} problems of {a.n} x {a.m}")):
+            check_memory(flag, 10 * 8.0 * P * a.n * (a.n * m + a.n + m), what)
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     return a
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
@@ -36,6 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.summary import with_flags  # noqa: E402
+from contractlab.theory.budget import check_memory  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.escape_room import START, EscapeRoom  # noqa: E402
 
 TARGET = 1_000_000
@@ -105,6 +109,25 @@ def time_wrapper(n: int, m: int, seconds: float, seed: int) -> dict | None:
             "agent_steps_per_s": k * n / wall, "episodes_per_s": episodes / wall}
 
 
+def batch_sizes(text: str, n: int) -> list[int]:
+    """``--batch-sizes 1,64,...`` as integers >= 1 whose episodes fit the memory budget, refused naming the
+    flag and the index."""
+    out = []
+    for i, word in enumerate(text.split(",")):
+        try:
+            b = int(word)
+        except ValueError:
+            raise InvalidInstanceError("--batch-sizes", f"expected an integer, got {word[:40]!r}", i) from None
+        if b < 1:
+            raise InvalidInstanceError("--batch-sizes", f"must be >= 1, got {b}", i)
+        try:    # the ring of RING int8 action arrays (B, N), and about 16 int64 (B, N) temporaries of a step
+            check_memory("--batch-sizes", float(b) * n * (RING + 128), f"{b} episodes of {n} agents")
+        except InvalidInstanceError as exc:
+            raise InvalidInstanceError("--batch-sizes", exc.reason, i) from None
+        out.append(b)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=3, help="agents N (default 3)")
@@ -114,10 +137,19 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout instead of the table")
     args = ap.parse_args(argv)
+    try:
+        room = with_flags(lambda: EscapeRoom(args.n, args.m), {"n_agents": "--n", "min_at_lever": "--m"})
+        batches = batch_sizes(args.batch_sizes, room.n_agents)
+        if not (math.isfinite(args.seconds) and args.seconds > 0):
+            raise InvalidInstanceError("--seconds", f"must be a finite number > 0, got {args.seconds}")
+        if args.seed < 0:
+            raise InvalidInstanceError("--seed", f"must be >= 0, got {args.seed}")
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
-    room = EscapeRoom(args.n, args.m)
     rows = []
-    for b in (int(x) for x in args.batch_sizes.split(",")):
+    for b in batches:
         for mode in ("pre-drawn", "pre-drawn, check=False", "drawn in loop"):
             print(f"B={b} {mode} ...", file=sys.stderr)
             rows.append(time_core(room, b, args.seconds, mode, args.seed))

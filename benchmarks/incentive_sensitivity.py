@@ -66,11 +66,17 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))          # the contractlab of this checkout, installed or not
 
+from benchmarks.summary import seed_list  # noqa: E402
+from contractlab.cli.common import check_output  # noqa: E402
+from contractlab.cli.design import MAX_ITERATIONS  # noqa: E402
+from contractlab.cli.executors import MAX_WORKERS  # noqa: E402
 from contractlab.learning import pg_agents as pg  # noqa: E402
 from contractlab.learning.game_torch import GameTensors  # noqa: E402
 from contractlab.learning.meta_gradient import (DesignerConfig, run_generators, designer_iteration,  # noqa: E402
                                                 exact_values, incentive_table, init_phi, train)
 from contractlab.solvers.incentive_optimum import min_incentives, welfare_optimum  # noqa: E402
+from contractlab.theory.budget import check_memory  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.escape_room import EscapeRoom  # noqa: E402
 from contractlab.theory.incentive_games import prisoners_dilemma, stag_hunt  # noqa: E402
 
@@ -357,17 +363,31 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     games = [g.strip() for g in args.games.split(",") if g.strip()]
     sweeps = [s.strip() for s in args.sweeps.split(",") if s.strip()]
-    for g in games:
-        if g not in GAME_NAMES:
-            ap.error(f"--games: unknown game {g!r}")
-    for s in sweeps:
-        if s not in ("base", "rec") and s not in FACTORS:
-            ap.error(f"--sweeps: unknown sweep {s!r}")
-    seeds = list(range(args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 10)))
-    if len(seeds) < 2:
-        ap.error("--seeds: need at least 2 for an interval")
-    if args.plot is not None:
-        args.plot.mkdir(parents=True, exist_ok=True)
+    try:
+        for i, g in enumerate(games):
+            if g not in GAME_NAMES:
+                raise InvalidInstanceError("--games", f"unknown game {g!r}", i)
+        for i, s in enumerate(sweeps):
+            if s not in ("base", "rec") and s not in FACTORS:
+                raise InvalidInstanceError("--sweeps", f"unknown sweep {s!r}", i)
+        seeds = seed_list(args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 10))
+        if args.iterations is not None:
+            if not 1 <= args.iterations <= MAX_ITERATIONS:
+                raise InvalidInstanceError("--iterations", f"must be in [1, {MAX_ITERATIONS}], got {args.iterations}")
+            # a sweep holds two float64 curves per run: its cells' and the no-incentive runs', every seed
+            check_memory("--iterations", 16.0 * args.iterations * len(seeds) * 2 * max(map(len, FACTORS.values())),
+                         f"{args.iterations} iterations of {len(seeds)} seeds")
+        if not 1 <= args.jobs <= MAX_WORKERS:
+            raise InvalidInstanceError("--jobs", f"must be in [1, {MAX_WORKERS}], got {args.jobs}")
+        if args.plot is not None:
+            try:
+                args.plot.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidInstanceError("--plot", f"cannot make the folder: {exc.strerror}") from None
+            check_output("--plot", str(args.plot / "incentive_sensitivity.png"))
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
     print(f"`python benchmarks/incentive_sensitivity.py {shlex.join(sys.argv[1:] if argv is None else argv)}`\n")
     print(f"base: {BASE}; seeds {seeds[0]}..{seeds[-1]}; collapsed: P < {COLLAPSE_TOL}; ≤ none: W ≤ W(none) + "

@@ -28,11 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from contractlab.learning import learning_curve, make_learner
-from contractlab.proofs_checks.policy_check import check_policy
-from contractlab.solvers.spe import solve_spe
-from contractlab.theory.fileio import write_text_atomic
-from contractlab.theory.pamdp_families import binary_game_tree
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.summary import MAX_SEEDS  # noqa: E402
+from contractlab.cli.common import check_output  # noqa: E402
+from contractlab.learning import learning_curve, make_learner  # noqa: E402
+from contractlab.proofs_checks.policy_check import check_policy  # noqa: E402
+from contractlab.solvers.spe import solve_spe  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
+from contractlab.theory.fileio import write_text_atomic  # noqa: E402
+from contractlab.theory.pamdp_families import binary_game_tree  # noqa: E402
 
 #: The learners compared: (learner kind, config overrides). ``tabular-sample`` is the textbook
 #: variant of the tabular learner (one-sample Q-learning targets for both parties instead of the
@@ -161,18 +166,35 @@ def main(argv=None) -> int:
     ap.add_argument("--figures", type=Path, help="folder for learning_curve_{learner}.png")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
+    for flag, value in (("--trees", args.trees), ("--seeds", args.seeds)):
+        if not 1 <= value <= MAX_SEEDS:
+            print(f"error: {flag}: must be in [1, {MAX_SEEDS}], got {value}", file=sys.stderr)
+            return 2
+    try:                        # the records are written after every run, the figures at the end
+        check_output("--out", None if args.out is None else str(args.out))
+        if args.figures is not None:
+            check_output("--figures", str(args.figures / "learning_curve.png"))
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     records = _load(args.out) if args.resume else []
     done = {(r["learner"], r["depth"], r["tree"], r["seed"]) for r in records}
-    for kind in args.learners:
-        for tree in range(args.trees):
-            for seed in range(args.seeds):
-                if (kind, args.depth, tree, seed) in done:
-                    continue
-                rec = run_one(kind, args.depth, tree, seed)
-                records.append(rec)
-                _append(args.out, records)
-                print(f"{kind} tree {tree} seed {seed}: ratio {rec['ratio']:.4f}, agreement "
-                      f"{100 * rec['agreement']:.1f}%, {rec['train_seconds']:.1f} s", file=sys.stderr, flush=True)
+    try:
+        for kind in args.learners:
+            for tree in range(args.trees):
+                for seed in range(args.seeds):
+                    if (kind, args.depth, tree, seed) in done:
+                        continue
+                    rec = run_one(kind, args.depth, tree, seed)
+                    records.append(rec)
+                    _append(args.out, records)
+                    print(f"{kind} tree {tree} seed {seed}: ratio {rec['ratio']:.4f}, agreement "
+                          f"{100 * rec['agreement']:.1f}%, {rec['train_seconds']:.1f} s", file=sys.stderr, flush=True)
+    except InvalidInstanceError as exc:             # binary_game_tree refuses the depth before building a tree
+        if exc.field != "depth":
+            raise
+        print(f"error: --depth: {exc.reason}", file=sys.stderr)
+        return 2
     records = [r for r in records if r["learner"] in args.learners and r["depth"] == args.depth]
     print(f"Command: python benchmarks/learning_results.py {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "

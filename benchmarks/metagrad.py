@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
@@ -42,9 +43,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.summary import with_flags  # noqa: E402
 from contractlab.learning import incentive_baselines as ib  # noqa: E402
 from contractlab.learning import meta_gradient as mg  # noqa: E402
 from contractlab.learning.pg_agents import AgentConfig  # noqa: E402
+from contractlab.theory.budget import check_memory  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.escape_room import escape_room_game  # noqa: E402
 from contractlab.theory.incentive_games import prisoners_dilemma, stag_hunt  # noqa: E402
 
@@ -118,11 +122,24 @@ def main(argv=None) -> int:
     games = [g for g in args.games.split(",") if g]
     designers = [d for d in args.designers.split(",") if d]
     modes = [m for m in args.modes.split(",") if m]
-    for bad, known, what in ((games, GAMES, "game"), (designers, DESIGNERS, "designer"), (modes, mg.MODES, "mode")):
-        unknown = [x for x in bad if x not in known]
-        if unknown:
-            print(f"error: unknown {what} {unknown[0]!r} (choose from {list(known)})", file=sys.stderr)
-            return 2
+    try:
+        for bad, known, what in ((games, GAMES, "game"), (designers, DESIGNERS, "designer"), (modes, mg.MODES, "mode")):
+            unknown = [x for x in bad if x not in known]
+            if unknown:
+                raise InvalidInstanceError(f"--{what}s", f"unknown {what} {unknown[0]!r} (choose from {list(known)})",
+                                           bad.index(unknown[0]))
+        for flag, value in (("--seconds", args.seconds), ("--max-exact-seconds", args.max_exact_seconds)):
+            if not (math.isfinite(value) and value > 0):
+                raise InvalidInstanceError(flag, f"must be a finite number > 0, got {value}")
+        with_flags(lambda: mg.DesignerConfig(n_episodes=args.n_episodes), {"n_episodes": "--n-episodes"})
+        # a sampled batch: about 256 bytes per (episode, step, agent) in arrays, tensors and the autograd graph,
+        # and ER(5, 2) has 5 agents and 5 steps
+        check_memory("--n-episodes", 256.0 * args.n_episodes * 5 * 5, f"batches of {args.n_episodes} episodes")
+        if args.seed < 0:
+            raise InvalidInstanceError("--seed", f"must be >= 0, got {args.seed}")
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
     rows = []
     for key in games:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -68,8 +69,23 @@ def main(argv=None) -> int:
     out.add_argument("--markdown", action="store_true", help="a Markdown table")
     out.add_argument("--json", action="store_true", help="JSON rows")
     args = p.parse_args(argv)
-    t0 = time.perf_counter()
-    rows = run(args.depth, args.seeds, args.errors, args.factors)
+    from contractlab.theory.errors import InvalidInstanceError
+    try:
+        for flag, values, what in (("--seeds", args.seeds, "an integer"), ("--errors", args.errors, "a finite number"),
+                                   ("--factors", args.factors, "a finite number")):
+            for i, v in enumerate(values):
+                if not (math.isfinite(v) and v >= 0):
+                    raise InvalidInstanceError(flag, f"must be {what} >= 0, got {v}", i)
+        t0 = time.perf_counter()
+        try:
+            rows = run(args.depth, args.seeds, args.errors, args.factors)
+        except InvalidInstanceError as exc:       # the depth is refused before the first tree is built
+            if exc.field != "depth":
+                raise
+            raise InvalidInstanceError("--depth", exc.reason) from None
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     seconds = time.perf_counter() - t0
     if args.json:
         json.dump({"depth": args.depth, "seeds": args.seeds, "seconds": seconds, "rows": rows}, sys.stdout, indent=1)

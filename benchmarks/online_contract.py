@@ -47,10 +47,14 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))          # the contractlab of this checkout, installed or not
 
-from contractlab.learning.online_contract import learn_linear_contract  # noqa: E402
-from contractlab.proofs_checks.sublinearity import LEVEL, sublinearity_test  # noqa: E402
+from benchmarks.summary import seed_list, with_flags  # noqa: E402
+from contractlab.cli.common import check_output  # noqa: E402
+from contractlab.learning.online_contract import BYTES_PER_ROUND, learn_linear_contract  # noqa: E402
+from contractlab.proofs_checks.sublinearity import LEVEL, MIN_SEEDS, _validate, sublinearity_test  # noqa: E402
 from contractlab.proofs_checks.theorems_online_contract import ucb_grid_bound  # noqa: E402
+from contractlab.theory.budget import check_memory  # noqa: E402
 from contractlab.theory.contract_problem import ContractProblem  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 
 INSTANCES = {
     "effort": (np.array([[0.9, 0.1], [0.05, 0.95]]), np.array([0.0, 0.2]), np.array([0.0, 1.0])),
@@ -131,6 +135,20 @@ def write_plot(name: str, n_seeds: int, out: dict, path: str) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+def parse_horizons(text: str) -> list[int]:
+    """``--horizons 32,64,...`` as integers >= 1, refused naming the flag and the index."""
+    out = []
+    for i, word in enumerate(text.split(",")):
+        try:
+            T = int(word)
+        except ValueError:
+            raise InvalidInstanceError("--horizons", f"expected an integer, got {word[:40]!r}", i) from None
+        if T < 1:
+            raise InvalidInstanceError("--horizons", f"must be >= 1, got {T}", i)
+        out.append(T)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--instance", choices=sorted(INSTANCES), default="effort")
@@ -140,9 +158,22 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON document instead of the table")
     ap.add_argument("--plot", metavar="PATH", help="write a log-log PNG of regret against T")
     args = ap.parse_args(argv)
-    horizons = ([int(x) for x in args.horizons.split(",")] if args.horizons
-                else QUICK_HORIZONS if args.quick else DEFAULT_HORIZONS)
-    n_seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
+    try:
+        horizons = (parse_horizons(args.horizons) if args.horizons is not None
+                    else QUICK_HORIZONS if args.quick else DEFAULT_HORIZONS)
+        n_seeds = len(seed_list(args.seeds if args.seeds is not None else QUICK_SEEDS if args.quick
+                                else DEFAULT_SEEDS, MIN_SEEDS))   # the sublinearity test needs MIN_SEEDS seeds
+        # what the test will ask of the horizons (at least 5, increasing, 2 decades), before any learning
+        with_flags(lambda: _validate(np.zeros((n_seeds, len(horizons))), horizons), {"horizons": "--horizons"})
+        try:                                        # the runs come one at a time: the last horizon is the largest
+            check_memory("--horizons", float(n_seeds) * horizons[-1] * BYTES_PER_ROUND,
+                         f"recording {n_seeds} seeds x {horizons[-1]} rounds")
+        except InvalidInstanceError as exc:
+            raise InvalidInstanceError("--horizons", exc.reason, len(horizons) - 1) from None
+        check_output("--plot", args.plot)
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     F, c, r = INSTANCES[args.instance]
     out = measure(ContractProblem(F, c, r), horizons, n_seeds)
     if args.json:

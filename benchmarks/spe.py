@@ -92,6 +92,8 @@ WHOLE_PROCESS_TARGETS = {
 WHOLE_PROCESS_DEPTHS = (20, 22)
 
 BINARY_DEPTHS = (10, 20)
+#: Most fresh subprocesses per instance (``--repeats``).
+MAX_REPEATS = 100
 TREE = dict(depth=9, n_actions=3, n_outcomes=4)
 
 
@@ -567,16 +569,40 @@ def parse_args(argv=None):
     p.add_argument("--child-method", default="auto", help=argparse.SUPPRESS)
     p.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    if a.repeats < 1:
-        p.error("--repeats must be >= 1")
+
+    def fail(flag: str, reason: str):
+        # one line, as the contractlab commands print it (contractlab is not imported here: see --whole-process)
+        print(f"error: {flag}: {reason}", file=sys.stderr)
+        raise SystemExit(2)
+
+    if not 1 <= a.repeats <= MAX_REPEATS:
+        fail("--repeats", f"must be in [1, {MAX_REPEATS}], got {a.repeats}")
+    if a.seed < 0:
+        fail("--seed", f"must be >= 0, got {a.seed}")
     if not 1 <= a.reference_depth <= TREE["depth"]:
-        p.error(f"--reference-depth must be in [1, {TREE['depth']}]")
-    try:
-        a.depths = tuple(int(d) for d in a.depths.split(","))
-    except ValueError:
-        p.error(f"--depths must be comma-separated integers, got {a.depths!r}")
-    if not all(1 <= d <= 26 for d in a.depths):
-        p.error("--depths must lie in [1, 26]")
+        fail("--reference-depth", f"must be in [1, {TREE['depth']}], got {a.reference_depth}")
+    if not (np.isfinite(a.tol) and a.tol > 0):
+        fail("--tol", f"must be a finite number > 0, got {a.tol}")
+    if a.crossover_problems < 1:
+        fail("--crossover-problems", f"must be >= 1, got {a.crossover_problems}")
+    if a.crossover:
+        from contractlab.theory.budget import check_memory
+        from contractlab.theory.errors import InvalidInstanceError
+        n, m = max(CROSSOVER_SIZES, key=lambda nm: nm[0] * nm[0] * nm[1])
+        try:    # the batched LP of the largest size: (P n) LPs of n - 1 rows and m columns, copied a few times
+            check_memory("--crossover-problems", 16 * 8.0 * a.crossover_problems * n * n * m,
+                         f"{a.crossover_problems} problems of {n} actions and {m} outcomes")
+        except InvalidInstanceError as exc:
+            fail(exc.field, exc.reason)
+    depths = []
+    for i, d in enumerate(a.depths.split(",")):
+        try:
+            depths.append(int(d))
+        except ValueError:
+            fail(f"--depths[{i}]", f"expected an integer, got {d[:40]!r}")
+        if not 1 <= depths[-1] <= 26:
+            fail(f"--depths[{i}]", f"must lie in [1, 26], got {depths[-1]}")
+    a.depths = tuple(depths)
     return a
 
 

@@ -37,10 +37,14 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))          # the contractlab of this checkout, installed or not
 
+from benchmarks.summary import seed_list  # noqa: E402
+from contractlab.cli.common import check_output  # noqa: E402
+from contractlab.cli.regret import MAX_HORIZON  # noqa: E402
 from contractlab.learning.no_regret import Exp3, Hedge, RegretMatchingPlus, self_play  # noqa: E402
 from contractlab.learning.steering import steer_game  # noqa: E402
-from contractlab.proofs_checks.sublinearity import sublinearity_test  # noqa: E402
+from contractlab.proofs_checks.sublinearity import MIN_SEEDS, sublinearity_test  # noqa: E402
 from contractlab.theory.bimatrix import BimatrixGame  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.game_families import prisoners_dilemma, stag_hunt  # noqa: E402
 
 LEARNERS = {"Hedge": Hedge, "EXP3": Exp3, "RM+": RegretMatchingPlus}
@@ -146,8 +150,15 @@ def main(argv=None) -> int:
     ap.add_argument("--plot", type=Path, help="write the budget figure (PNG) here")
     ap.add_argument("--json", action="store_true", help="JSON rows instead of the Markdown table")
     args = ap.parse_args(argv)
-    if args.horizon < 10_000 or args.seeds < 20:
-        ap.error("--horizon must be >= 10000 (2 decades from 100) and --seeds >= 20 (the sublinearity test)")
+    try:
+        if not 10_000 <= args.horizon <= MAX_HORIZON:
+            raise InvalidInstanceError("--horizon", f"must be in [10000 (2 decades from 100), {MAX_HORIZON:.0e}], "
+                                                    f"got {args.horizon}")
+        seed_list(args.seeds, MIN_SEEDS)            # the sublinearity test needs MIN_SEEDS seeds
+        check_output("--plot", None if args.plot is None else str(args.plot))
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     rows, _ = run(args.horizon, args.seeds)
     if args.plot:
         plot(rows, args.plot)

@@ -24,10 +24,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.summary import seed_list  # noqa: E402
+from contractlab.cli.common import check_output  # noqa: E402
 from contractlab.learning.externality_agents import QLearningAgent, make_agent  # noqa: E402
 from contractlab.learning.two_phase import TwoPhase, steer  # noqa: E402
-from contractlab.proofs_checks.sublinearity import sublinearity_test  # noqa: E402
+from contractlab.proofs_checks.sublinearity import MIN_SEEDS, sublinearity_test  # noqa: E402
 from contractlab.solvers.welfare import welfare_benchmarks  # noqa: E402
+from contractlab.theory.budget import check_memory  # noqa: E402
+from contractlab.theory.errors import InvalidInstanceError  # noqa: E402
 from contractlab.theory.externality_families import pollution_control  # noqa: E402
 
 HORIZONS = [200, 632, 2000, 6325, 20000]
@@ -67,9 +71,17 @@ def main(argv=None) -> int:
     p.add_argument("--plot", metavar="PNG", help="welfare regret against T, every case (log-log)")
     p.add_argument("--quick", action="store_true", help="three cases only")
     args = p.parse_args(argv)
+    try:
+        seeds = seed_list(args.seeds, MIN_SEEDS)    # the sublinearity test needs MIN_SEEDS seeds
+        # a run keeps 5 float64 records per (seed, episode); the previous run is alive while the next one runs
+        check_memory("--seeds", 2 * 5 * 8.0 * len(seeds) * HORIZONS[-1],
+                     f"{len(seeds)} seeds x {HORIZONS[-1]} episodes")
+        check_output("--plot", args.plot)
+    except InvalidInstanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     model = pollution_control(n_levels=3, horizon=2, damage_scale=0.1)
     bench = welfare_benchmarks(model)
-    seeds = range(args.seeds)
     print(f"pollution control, 3 levels, 2 steps, damage 0.1: W* = {bench.optimal_welfare:.4g}, selfish "
           f"{bench.selfish_welfare:.4g} (gap {bench.gap:.4g}/episode), minimal transfer "
           f"{bench.total_transfer:.4g}/episode; {args.seeds} seeds, T = {HORIZONS}\n")

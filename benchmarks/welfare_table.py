@@ -19,6 +19,7 @@ numbers are printed by ``contractlab generate pollution -o p.json && contractlab
 from __future__ import annotations
 
 import argparse
+import sys
 
 from contractlab.solvers.welfare import welfare_benchmarks
 from contractlab.theory.externality_families import insurance, pollution_control, random_insurance, random_pollution
@@ -45,7 +46,12 @@ def table(seeds: list[int]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the random families")
-    print(table(p.parse_args().seeds))
+    seeds = p.parse_args().seeds
+    bad = [i for i, s in enumerate(seeds) if s < 0]
+    if bad:
+        print(f"error: --seeds[{bad[0]}]: must be an integer >= 0, got {seeds[bad[0]]}", file=sys.stderr)
+        raise SystemExit(2)
+    print(table(seeds))
 
 
 if __name__ == "__main__":
