@@ -50,7 +50,8 @@ sys.path.insert(0, str(ROOT))          # the contractlab of this checkout, insta
 from benchmarks.summary import seed_list, with_flags  # noqa: E402
 from contractlab.cli.common import check_output  # noqa: E402
 from contractlab.learning.online_contract import BYTES_PER_ROUND, learn_linear_contract  # noqa: E402
-from contractlab.proofs_checks.sublinearity import LEVEL, MIN_SEEDS, _validate, sublinearity_test  # noqa: E402
+from contractlab.proofs_checks.sublinearity import (LEVEL, MIN_SEEDS, sublinearity_test,  # noqa: E402
+                                                   validate_design)
 from contractlab.proofs_checks.theorems_online_contract import ucb_grid_bound  # noqa: E402
 from contractlab.theory.budget import check_memory  # noqa: E402
 from contractlab.theory.contract_problem import ContractProblem  # noqa: E402
@@ -164,7 +165,8 @@ def main(argv=None) -> int:
         n_seeds = len(seed_list(args.seeds if args.seeds is not None else QUICK_SEEDS if args.quick
                                 else DEFAULT_SEEDS, MIN_SEEDS))   # the sublinearity test needs MIN_SEEDS seeds
         # what the test will ask of the horizons (at least 5, increasing, 2 decades), before any learning
-        with_flags(lambda: _validate(np.zeros((n_seeds, len(horizons))), horizons), {"horizons": "--horizons"})
+        with_flags(lambda: validate_design(np.zeros((n_seeds, len(horizons))), horizons),
+                   {"horizons": "--horizons"})
         try:                                        # the runs come one at a time: the last horizon is the largest
             check_memory("--horizons", float(n_seeds) * horizons[-1] * BYTES_PER_ROUND,
                          f"recording {n_seeds} seeds x {horizons[-1]} rounds")

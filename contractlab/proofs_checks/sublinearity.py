@@ -136,7 +136,7 @@ def sublinearity_test(regret: Any, horizons: Any, *, level: float = LEVEL,
     horizons spread over less than :data:`MIN_DECADES` decades, horizons that are not positive
     and strictly increasing, non-finite regrets, a shape mismatch, or a parameter out of range.
     """
-    R, T = _validate(regret, horizons)
+    R, T = validate_design(regret, horizons)
     _check_parameters(level, slope_margin, linear_margin, linear_ratio_floor, n_bootstrap)
     n = R.shape[0]
     means, mean_ci = _mean_intervals(R, level)
@@ -255,8 +255,10 @@ def _decide(T, means, mean_ci, ratio, ratio_ci, slope, slope_ci, level, slope_ma
 # Validation
 # --------------------------------------------------------------------------------------
 
-def _validate(regret: Any, horizons: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``regret`` as a finite ``(n_seeds, J)`` float array and ``horizons`` as ``(J,)``."""
+def validate_design(regret: Any, horizons: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``regret`` as a finite ``(n_seeds, J)`` float array and ``horizons`` as ``(J,)``, refused
+    (naming the field) unless they are what :func:`sublinearity_test` needs; a benchmark calls it
+    with zeros to check its horizons before any learning."""
     try:
         T = np.asarray(horizons, dtype=float)
     except (TypeError, ValueError):
