@@ -37,7 +37,8 @@ def _learner(args, game):
     overrides = {k: v for k, v in (("iterations", args.iterations), ("nudge", args.margin)) if v is not None}
     flags = {"iterations": "--iterations", "nudge": "--margin", "seed": "--seed"}
     try:
-        return CoinPrincipalLearner(game, PrincipalConfig(**overrides), seed=0 if args.seed is None else args.seed), False
+        seed = 0 if args.seed is None else args.seed
+        return CoinPrincipalLearner(game, PrincipalConfig(**overrides), seed=seed), False
     except InvalidInstanceError as exc:      # name the option the user typed, not the config field
         if exc.field in flags:
             raise InvalidInstanceError(flags[exc.field], exc.reason, exc.index) from None

@@ -99,7 +99,8 @@ def check_entries(path: str | os.PathLike, name: str, array: np.ndarray, low: fl
     if bad.any():
         i = tuple(int(k) for k in np.argwhere(bad)[0])
         where = name + "".join(f"[{k}]" for k in i)
-        raise InvalidFileError(field_name(str(path), 120), f"{where} = {echo(a[i].item())}: expected {_range(low, high)}")
+        raise InvalidFileError(field_name(str(path), 120),
+                               f"{where} = {echo(a[i].item())}: expected {_range(low, high)}")
     return array
 
 

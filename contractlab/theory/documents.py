@@ -634,8 +634,8 @@ def coin_game_solution_document(game: dict, optimum, best_responses, selfish: di
     least dominant payments) the expected payment per agent, the total, its share of ``W*`` and
     the principal's objective ``W*/α − payments``."""
     W = float(optimum.value)
-    brs = [{"agent": int(b.agent), "value": float(b.value), "gain_over_following": float(b.value - optimum.agent_value[i])}
-           for i, b in enumerate(best_responses)]
+    brs = [{"agent": int(b.agent), "value": float(b.value),
+            "gain_over_following": float(b.value - optimum.agent_value[i])} for i, b in enumerate(best_responses)]
     sel = {k: {"welfare": float(e.welfare), "fraction_of_optimum": float(e.welfare / W) if W else None,
                "values": [float(v) for v in e.value], "stage_games_with_several_equilibria": int(e.n_multiple),
                "stage_games_mixed": int(e.n_mixed)} for k, e in selfish.items()}
