@@ -364,6 +364,9 @@ def main(argv=None) -> int:
     games = [g.strip() for g in args.games.split(",") if g.strip()]
     sweeps = [s.strip() for s in args.sweeps.split(",") if s.strip()]
     try:
+        for flag, names in (("--games", games), ("--sweeps", sweeps)):
+            if not names:
+                raise InvalidInstanceError(flag, "names nothing to run (a comma-separated list is expected)")
         for i, g in enumerate(games):
             if g not in GAME_NAMES:
                 raise InvalidInstanceError("--games", f"unknown game {g!r}", i)

@@ -124,6 +124,8 @@ def main(argv=None) -> int:
     modes = [m for m in args.modes.split(",") if m]
     try:
         for bad, known, what in ((games, GAMES, "game"), (designers, DESIGNERS, "designer"), (modes, mg.MODES, "mode")):
+            if not bad:
+                raise InvalidInstanceError(f"--{what}s", f"names no {what} (choose from {list(known)})")
             unknown = [x for x in bad if x not in known]
             if unknown:
                 raise InvalidInstanceError(f"--{what}s", f"unknown {what} {unknown[0]!r} (choose from {list(known)})",

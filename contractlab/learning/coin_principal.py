@@ -243,8 +243,13 @@ class CoinPrincipalLearner:
         self.agent_q = np.zeros((2, H, S, n))
         self.agent_count = np.zeros((2, H, S, n), dtype=np.int64)
         self.iteration = 0
-        self.curve = np.zeros((0, 3))
+        self._curve_rows: list[np.ndarray] = []   # appended per iteration; np.vstack each time is quadratic
         self._guard = IterationGuard()
+
+    @property
+    def curve(self) -> np.ndarray:
+        """``(iteration, 3)``: per iteration the row :meth:`_iterate` returned (welfare, payments, epsilon)."""
+        return np.array(self._curve_rows, dtype=float).reshape(-1, 3)
 
     # -- derived tables
     def payment_table(self, t: int | slice = slice(None), idx=slice(None)) -> np.ndarray:
@@ -327,7 +332,7 @@ class CoinPrincipalLearner:
             self._guard.begin(self.iteration + 1)
             row = self._iterate()
             self.iteration += 1
-            self.curve = np.vstack([self.curve, row[None]])
+            self._curve_rows.append(row)
             self._guard.end()
             metrics = {"welfare": float(row[0]), "payments": float(row[1]), "epsilon": float(row[2])}
             if callback is not None and stop_requested(callback(self.iteration, total, metrics)):
@@ -356,7 +361,7 @@ class CoinPrincipalLearner:
                     raise InvalidFileError(str(path), f"array {name!r} missing or not of shape {old.shape}")
                 low = 0 if name.endswith("_count") else -np.inf
                 setattr(learner, name, np.array(check_entries(path, name, arrays[name], low), dtype=old.dtype))
-            learner.curve = np.array(check_entries(path, "curve", arrays["curve"]), dtype=float).reshape(-1, 3)
+            learner._curve_rows = list(np.array(check_entries(path, "curve", arrays["curve"]), dtype=float).reshape(-1, 3))
             learner.iteration = check_count("iteration", meta["iteration"], 0)
             learner.env_rng.bit_generator.state = meta["env_rng"]
             learner.act_rng.bit_generator.state = meta["act_rng"]
