@@ -361,7 +361,8 @@ class CoinPrincipalLearner:
                     raise InvalidFileError(str(path), f"array {name!r} missing or not of shape {old.shape}")
                 low = 0 if name.endswith("_count") else -np.inf
                 setattr(learner, name, np.array(check_entries(path, name, arrays[name], low), dtype=old.dtype))
-            learner._curve_rows = list(np.array(check_entries(path, "curve", arrays["curve"]), dtype=float).reshape(-1, 3))
+            curve = np.array(check_entries(path, "curve", arrays["curve"]), dtype=float)
+            learner._curve_rows = list(curve.reshape(-1, 3))
             learner.iteration = check_count("iteration", meta["iteration"], 0)
             learner.env_rng.bit_generator.state = meta["env_rng"]
             learner.act_rng.bit_generator.state = meta["act_rng"]
